@@ -11,6 +11,7 @@ from ._base import EmptyState
 from ._base import GradientTransformation
 from ._base import NO_PARAMS_MSG
 from ._base import ScalarOrSchedule
+from ._checks import check_non_negative
 from ._masking import masked
 from ._numerics import safe_increment
 
@@ -43,6 +44,8 @@ def add_decayed_weights(
     >>> tx.update(jnp.zeros(1), tx.init(jnp.ones(1)), jnp.ones(1))[0]
     Array([0.1], dtype=float32)
   """
+
+  check_non_negative("weight_decay", weight_decay)
 
   def init_fn(params):
     del params
@@ -106,6 +109,8 @@ def add_noise(
     >>> tx.update(jnp.zeros(3), tx.init(jnp.zeros(3)))[0].shape
     (3,)
   """
+  check_non_negative("eta", eta)
+  check_non_negative("gamma", gamma)
   if seed is not None:
     if key is not None:
       raise ValueError("add_noise: give either key or seed, not both")

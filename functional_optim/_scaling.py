@@ -10,6 +10,7 @@ from ._base import ScalarOrSchedule
 from ._base import Schedule
 from ._base import identity
 from ._base import init_empty_state
+from ._checks import check_non_negative
 from ._numerics import safe_increment
 
 __all__ = [
@@ -96,6 +97,7 @@ def scale_by_learning_rate(
   """
   if learning_rate is None:
     return identity()
+  check_non_negative("learning_rate", learning_rate)
   sign = -1 if flip_sign else 1
   if callable(learning_rate):
     return scale_by_schedule(lambda count: sign * learning_rate(count))
