@@ -1,0 +1,116 @@
+"""Flat per-dtype buffers whose slices are a param group's parameters.
+
+Each param group owns one contiguous torch buffer per dtype. At construction the
+group's parameters are moved into slices of those buffers (`p.data` becomes a
+view), so a whole group crosses into JAX with one zero-copy DLPack import per
+dtype, and new values come back with one copy per dtype. Gradients are gathered
+into one flat tensor per dtype with a single `torch.cat`.
+"""
+
+import dataclasses
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import torch
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+  return str(dtype).removeprefix("torch.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Slot:
+  """Where one parameter lives: `buffers[dtype][offset:offset + size].view(shape)`."""
+
+  dtype: str
+  offset: int
+  size: int
+  shape: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+  """The slots of a group's parameters, in group order; hashable, so it keys compiled steps."""
+
+  slots: tuple[Slot, ...]
+
+  @property
+  def dtypes(self) -> tuple[str, ...]:
+    return tuple(sorted({slot.dtype for slot in self.slots}))
+
+
+class GroupBuffers:
+  """The flat parameter buffers of one group, and gradient gathering for it."""
+
+  def __init__(self, params: Sequence[torch.Tensor]):
+    self._params = list(params)
+    sizes: dict[str, int] = {}
+    slots = []
+    for p in self._params:
+      name = dtype_name(p.dtype)
+      slots.append(Slot(name, sizes.get(name, 0), p.numel(), tuple(p.shape)))
+      sizes[name] = sizes.get(name, 0) + p.numel()
+    self.layout = Layout(tuple(slots))
+    self._members = {name: [i for i, s in enumerate(slots) if s.dtype == name] for name in self.layout.dtypes}
+    self._buffers = {}
+    with torch.no_grad():
+      for name in self.layout.dtypes:
+        first = self._params[self._members[name][0]]
+        self._buffers[name] = torch.empty(sizes[name], dtype=first.dtype, device=first.device)
+      for p, slot in zip(self._params, slots):
+        view = self._buffers[slot.dtype][slot.offset:slot.offset + slot.size].view(slot.shape)
+        view.copy_(p)
+        p.data = view
+
+  def params_to_jax(self) -> dict[str, jax.Array]:
+    """Zero-copy JAX views of the parameter buffers, valid until the next write."""
+    return {name: jnp.from_dlpack(buffer) for name, buffer in self._buffers.items()}
+
+  def grads_to_jax(self) -> tuple[dict[str, jax.Array], list[bool]]:
+    """The gradients as one flat JAX array per dtype, and which parameters have one.
+
+    A parameter without a gradient contributes its own values as filler; the
+    compiled step masks them out before the transformation sees them.
+    """
+    grads = [p.grad for p in self._params]
+    for p, g in zip(self._params, grads):
+      if g is not None:
+        _check_grad(p, g)
+    flat = {}
+    for name, members in self._members.items():
+      pieces = [(self._params[i] if grads[i] is None else grads[i]).detach().reshape(-1) for i in members]
+      flat[name] = jnp.from_dlpack(torch.cat(pieces))
+    return flat, [g is not None for g in grads]
+
+  def write_params(self, new_flat: dict[str, jax.Array]) -> None:
+    """Copies new parameter values into the torch buffers, in place."""
+    with torch.no_grad():
+      for name, buffer in self._buffers.items():
+        buffer.copy_(torch.from_dlpack(new_flat[name]))
+
+
+def _check_grad(p: torch.Tensor, g: torch.Tensor) -> None:
+  if g.is_sparse:
+    raise RuntimeError("this optimizer does not support sparse gradients")
+  if g.shape != p.shape or g.dtype != p.dtype or g.device != p.device:
+    raise ValueError(
+        f"gradient does not match its parameter: grad {tuple(g.shape)} {g.dtype} on {g.device}, "
+        f"param {tuple(p.shape)} {p.dtype} on {p.device}"
+    )
+
+
+def split_flat(flat: dict[str, jax.Array], layout: Layout) -> tuple[jax.Array, ...]:
+  """Inside the compiled step: flat per-dtype arrays -> one array per parameter."""
+  return tuple(
+      jax.lax.slice_in_dim(flat[s.dtype], s.offset, s.offset + s.size).reshape(s.shape)
+      for s in layout.slots
+  )
+
+
+def join_flat(arrays: Sequence[jax.Array], layout: Layout) -> dict[str, jax.Array]:
+  """Inside the compiled step: one array per parameter -> flat per-dtype arrays."""
+  pieces: dict[str, list[jax.Array]] = {name: [] for name in layout.dtypes}
+  for array, slot in zip(arrays, layout.slots):
+    pieces[slot.dtype].append(array.reshape(-1))
+  return {name: jnp.concatenate(parts) for name, parts in pieces.items()}

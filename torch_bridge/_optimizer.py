@@ -1,0 +1,357 @@
+"""`FunctionalOptimizer`: any (init, update) transformation as a torch.optim.Optimizer."""
+
+import inspect
+from collections.abc import Mapping
+from typing import Any, Callable, Iterator, Optional, Union
+
+import jax
+import jax.numpy as jnp
+import torch
+
+import functional_optim as fo
+
+from . import _hyperparams
+from ._buffers import GroupBuffers
+from ._program import GroupProgram, compile_step
+from ._state import split_fields
+
+# Keys torch puts in param groups that are runtime flags of torch itself, never
+# hyperparameters of a transformation.
+TORCH_RUNTIME_KEYS = ("params", "param_names", "foreach", "fused", "capturable", "differentiable", "initial_lr")
+GLOBAL_STATE_KEY = "global_state"
+
+
+def _is_transformation(obj) -> bool:
+  return hasattr(obj, "init") and hasattr(obj, "update") and callable(obj.update)
+
+
+def _to_torch(x: jax.Array) -> torch.Tensor:
+  if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
+    x = jax.random.key_data(x)
+  return torch.from_dlpack(x).clone()
+
+
+def _to_jax(t: torch.Tensor, like: jax.Array) -> jax.Array:
+  value = jnp.array(jnp.from_dlpack(t.detach().contiguous()), copy=True)
+  if jnp.issubdtype(like.dtype, jax.dtypes.prng_key):
+    return jax.random.wrap_key_data(value, impl=jax.random.key_impl(like))
+  return value
+
+
+def _expected_dtype(like: jax.Array):
+  if jnp.issubdtype(like.dtype, jax.dtypes.prng_key):
+    return jax.random.key_data(like).dtype
+  return like.dtype
+
+
+def _check_tensor(where: str, value, like: jax.Array) -> None:
+  if not isinstance(value, torch.Tensor):
+    raise ValueError(f"{where}: expected a tensor, got {type(value).__name__}")
+  expected_shape = tuple(jax.random.key_data(like).shape if jnp.issubdtype(like.dtype, jax.dtypes.prng_key) else like.shape)
+  if tuple(value.shape) != expected_shape:
+    raise ValueError(f"{where}: expected shape {expected_shape}, got {tuple(value.shape)}")
+  expected = str(_expected_dtype(like))
+  got = str(value.dtype).removeprefix("torch.")
+  if got != expected:
+    raise ValueError(f"{where}: expected dtype {expected}, got {got}")
+
+
+class _GroupRuntime:
+  """What the optimizer keeps per param group besides torch's group dict."""
+
+  def __init__(self, params, state):
+    self.params = params  # the group's tensors, in order
+    self.buffers = GroupBuffers(params)
+    self.state = state  # the transformation's state, resident in JAX
+    self.has_state = [False] * len(params)  # torch creates state at a param's first step
+
+
+class FunctionalOptimizer(torch.optim.Optimizer):
+  """Runs a functional transformation as a `torch.optim.Optimizer`.
+
+  Two forms:
+
+  * `FunctionalOptimizer(params, transformation)`: any `(init, update)` pair, from
+    this project or optax, unchanged; every group uses it.
+  * `FunctionalOptimizer(params, factory, **hyperparams)`: a factory such as
+    `functional_optim.adamw` plus hyperparameters. Each param group may override
+    them, and `param_groups[i]["lr"]` is the factory's `learning_rate`, so torch's
+    lr schedulers drive it. Changing a number in a group never recompiles.
+
+  The whole step (every group) is one compiled XLA program; optimizer state stays in
+  JAX between steps. Parameters keep their identity and storage across steps: at
+  construction they are moved into one flat buffer per group and dtype.
+
+  Example:
+    >>> import torch, functional_optim as fo, torch_bridge
+    >>> model = torch.nn.Linear(3, 1)
+    >>> opt = torch_bridge.FunctionalOptimizer(model.parameters(), fo.adamw, learning_rate=1e-2)
+    >>> model(torch.ones(2, 3)).sum().backward()
+    >>> opt.step()
+    >>> sorted(opt.state_dict()["state"][0])
+    ['0.count', '0.mu', '0.nu']
+  """
+
+  def __init__(self, params, transformation: Union[fo.GradientTransformation, Callable], **hyperparams: Any):
+    self._runtimes: list[_GroupRuntime] = []
+    self._compiled: dict[tuple, Callable] = {}
+    if _is_transformation(transformation):
+      if hyperparams:
+        raise TypeError(
+            "hyperparameters can only be given with a transformation factory "
+            f"(e.g. functional_optim.adamw), not with a transformation; got {sorted(hyperparams)}"
+        )
+      fixed = transformation
+      self._factory_args = ()
+      self._make_transformation = lambda hp: fixed
+      defaults = {}
+    elif callable(transformation):
+      self._factory_args, defaults = self._factory_defaults(transformation, hyperparams)
+      factory = transformation
+      self._make_transformation = lambda hp: factory(**hp)
+    else:
+      raise TypeError(f"expected a transformation or a factory, got {type(transformation).__name__}")
+    super().__init__(params, defaults)
+
+  # ---- construction -------------------------------------------------------------
+
+  @staticmethod
+  def _factory_defaults(factory, hyperparams):
+    """The factory's argument names, and the defaults dict torch keeps (lr, not learning_rate)."""
+    arg_names = tuple(inspect.signature(factory).parameters)
+    defaults = {}
+    for name, value in hyperparams.items():
+      group_key = "lr" if name == "learning_rate" else name
+      factory_name = "learning_rate" if name == "lr" and "learning_rate" in arg_names else name
+      if factory_name not in arg_names:
+        raise TypeError(f"{getattr(factory, '__name__', factory)}() has no argument {name!r}")
+      defaults[group_key] = value
+    return arg_names, defaults
+
+  def _transformation_hyperparams(self, group: Mapping[str, Any]) -> dict[str, Any]:
+    """The group's hyperparameters, named as the factory's arguments."""
+    hp = {}
+    for key, value in group.items():
+      if key in TORCH_RUNTIME_KEYS:
+        continue
+      name = "learning_rate" if key == "lr" and "learning_rate" in self._factory_args else key
+      if name in self._factory_args:
+        hp[name] = value
+    return hp
+
+  def _init_state(self, group, params):
+    tx = self._make_transformation(self._transformation_hyperparams(group))
+    values = tuple(jnp.array(jnp.from_dlpack(p.detach()), copy=True) for p in params)
+    return jax.tree.map(jnp.copy, tx.init(values))  # distinct buffers, safe to donate
+
+  def add_param_group(self, param_group: dict[str, Any]) -> None:
+    """Adds a group (also mid-training); its state is initialized at once."""
+    super().add_param_group(param_group)
+    group = self.param_groups[-1]
+    try:
+      for p in group["params"]:
+        if not (p.is_floating_point() or p.is_complex()):
+          raise TypeError(f"can only optimize floating-point or complex tensors, got {p.dtype}")
+      state = self._init_state(group, group["params"])
+      self._runtimes.append(_GroupRuntime(list(group["params"]), state))
+    except Exception:
+      self.param_groups.pop()
+      raise
+
+  # ---- the step -----------------------------------------------------------------
+
+  @torch.no_grad()
+  def step(self, closure: Optional[Callable[[], Any]] = None):
+    """Performs one optimization step; `closure` re-evaluates the model and returns the loss."""
+    loss = None
+    if closure is not None:
+      with torch.enable_grad():
+        loss = closure()
+    self._check_groups_unchanged()
+    gathered = [rt.buffers.grads_to_jax() for rt in self._runtimes]
+    if not any(any(has_grad) for _, has_grad in gathered):
+      return loss  # torch does nothing when no parameter has a gradient
+    statics, traced = zip(*(_hyperparams.split(self._transformation_hyperparams(g)) for g in self.param_groups))
+    specs = tuple(
+        GroupProgram(rt.buffers.layout, self._make_transformation, static)
+        for rt, static in zip(self._runtimes, statics)
+    )
+    step_fn = self._compiled.get(specs)
+    if step_fn is None:
+      step_fn = self._compiled[specs] = compile_step(specs)
+    new_flat, new_states = step_fn(
+        tuple(rt.buffers.params_to_jax() for rt in self._runtimes),
+        tuple(flat for flat, _ in gathered),
+        tuple(jnp.asarray(has_grad) for _, has_grad in gathered),
+        tuple(rt.state for rt in self._runtimes),
+        traced,
+    )
+    jax.block_until_ready(new_flat)
+    for rt, flat, state, (_, has_grad) in zip(self._runtimes, new_flat, new_states, gathered):
+      rt.buffers.write_params(flat)
+      rt.state = state
+      rt.has_state = [old or new for old, new in zip(rt.has_state, has_grad)]
+    return loss
+
+  def _check_groups_unchanged(self) -> None:
+    for i, (group, rt) in enumerate(zip(self.param_groups, self._runtimes)):
+      if len(group["params"]) != len(rt.params) or any(a is not b for a, b in zip(group["params"], rt.params)):
+        raise RuntimeError(
+            f"param_groups[{i}]['params'] was changed in place; use add_param_group to add parameters"
+        )
+
+  # ---- state ----------------------------------------------------------------------
+
+  @property
+  def state(self) -> Mapping[torch.Tensor, dict[str, torch.Tensor]]:
+    """Each stepped parameter's state as torch tensors (a read-only snapshot)."""
+    return _StateView(self)
+
+  @state.setter
+  def state(self, value) -> None:
+    if value:  # torch.optim.Optimizer.__init__ assigns an empty dict; nothing else may
+      raise AttributeError("optimizer state is read-only here; use load_state_dict()")
+
+  def _param_state(self, group_index: int, param_index: int) -> dict[str, torch.Tensor]:
+    rt = self._runtimes[group_index]
+    per_param, _, _ = split_fields(rt.state, len(rt.params))
+    return {name: _to_torch(values[param_index]) for name, values in per_param.items()}
+
+  def _group_global_state(self, group_index: int) -> dict[str, torch.Tensor]:
+    rt = self._runtimes[group_index]
+    _, global_, _ = split_fields(rt.state, len(rt.params))
+    return {name: _to_torch(value) for name, value in global_.items()}
+
+  def state_dict(self) -> dict[str, Any]:
+    """torch's layout: `{"state": {index: {name: tensor}}, "param_groups": [...]}`.
+
+    Global (not per-parameter) fields of a generic transformation's state, such as
+    optax's step `count`, are stored in their group under `"global_state"`.
+    """
+    for hook in self._optimizer_state_dict_pre_hooks.values():
+      hook(self)
+    packed_groups, state = [], {}
+    index = 0
+    for g, group in enumerate(self.param_groups):
+      packed = {k: v for k, v in group.items() if k != "params"}
+      packed["params"] = list(range(index, index + len(group["params"])))
+      global_state = self._group_global_state(g)
+      if global_state:
+        packed[GLOBAL_STATE_KEY] = global_state
+      for i in range(len(group["params"])):
+        if self._runtimes[g].has_state[i]:
+          state[index + i] = self._param_state(g, i)
+      index += len(group["params"])
+      packed_groups.append(packed)
+    state_dict = {"state": state, "param_groups": packed_groups}
+    for hook in self._optimizer_state_dict_post_hooks.values():
+      result = hook(self, state_dict)
+      if result is not None:
+        state_dict = result
+    return state_dict
+
+  def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+    """Loads a state dict after validating all of it; on any error nothing changes."""
+    state_dict = dict(state_dict)
+    for hook in self._optimizer_load_state_dict_pre_hooks.values():
+      result = hook(self, state_dict)
+      if result is not None:
+        state_dict = result
+    new_groups, new_states, new_has_state = self._validated(state_dict)
+    for group, saved in zip(self.param_groups, new_groups):
+      group.clear()
+      group.update(saved)
+    for rt, state, has_state in zip(self._runtimes, new_states, new_has_state):
+      rt.state, rt.has_state = state, has_state
+    for hook in self._optimizer_load_state_dict_post_hooks.values():
+      hook(self)
+
+  def _validated(self, state_dict):
+    """Everything load_state_dict will set, built without touching the optimizer."""
+    missing = {"state", "param_groups"} - set(state_dict)
+    if missing:
+      raise ValueError(f"state_dict is missing {sorted(missing)}")
+    saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
+    if len(saved_groups) != len(self.param_groups):
+      raise ValueError(
+          f"loaded state dict has {len(saved_groups)} parameter groups, the optimizer has {len(self.param_groups)}"
+      )
+    new_groups, new_states, new_has_state, seen = [], [], [], set()
+    for g, (group, saved, rt) in enumerate(zip(self.param_groups, saved_groups, self._runtimes)):
+      ids = list(saved.get("params", []))
+      if len(ids) != len(group["params"]):
+        raise ValueError(
+            f"loaded parameter group {g} has {len(ids)} parameters, the optimizer's has {len(group['params'])}"
+        )
+      expected_keys = set(group) - {"params", "param_names"}
+      saved_keys = set(saved) - {"params", "param_names", GLOBAL_STATE_KEY}
+      if saved_keys != expected_keys:
+        raise ValueError(
+            f"loaded parameter group {g} has different hyperparameters: "
+            f"missing {sorted(expected_keys - saved_keys)}, unexpected {sorted(saved_keys - expected_keys)}"
+        )
+      new_group = {k: v for k, v in saved.items() if k not in ("params", GLOBAL_STATE_KEY)}
+      new_group["params"] = group["params"]
+      if "param_names" in group and "param_names" not in saved:
+        new_group["param_names"] = group["param_names"]
+      fresh = self._init_state(new_group, rt.params)
+      per_param, global_, rebuild = split_fields(fresh, len(rt.params))
+      per_param = {name: list(values) for name, values in per_param.items()}
+      global_ = dict(global_)
+      saved_global = saved.get(GLOBAL_STATE_KEY, {})
+      if set(saved_global) != set(global_):
+        raise ValueError(
+            f"loaded parameter group {g} global state has keys {sorted(saved_global)}, expected {sorted(global_)}"
+        )
+      for name, value in saved_global.items():
+        _check_tensor(f"param_groups[{g}]['{GLOBAL_STATE_KEY}']['{name}']", value, global_[name])
+        global_[name] = _to_jax(value, global_[name])
+      has_state = []
+      for i, saved_id in enumerate(ids):
+        seen.add(saved_id)
+        entry = saved_state.get(saved_id)
+        has_state.append(entry is not None)
+        if entry is None:
+          continue
+        if set(entry) != set(per_param):
+          raise ValueError(
+              f"state of parameter {saved_id} has keys {sorted(entry)}, expected {sorted(per_param)}"
+          )
+        for name, value in entry.items():
+          _check_tensor(f"state[{saved_id}]['{name}']", value, per_param[name][i])
+          per_param[name][i] = _to_jax(value, per_param[name][i])
+      new_groups.append(new_group)
+      new_states.append(rebuild(per_param, global_))
+      new_has_state.append(has_state)
+    unknown = set(saved_state) - seen
+    if unknown:
+      raise ValueError(f"state_dict has state for parameters {sorted(unknown)} that no group lists")
+    return new_groups, new_states, new_has_state
+
+  def __getstate__(self):
+    raise TypeError("FunctionalOptimizer cannot be pickled or deep-copied; save its state_dict() instead")
+
+
+class _StateView(Mapping):
+  """`optimizer.state`: parameter -> {name: tensor}, for parameters that have state."""
+
+  def __init__(self, optimizer: FunctionalOptimizer):
+    self._optimizer = optimizer
+
+  def _locate(self, param) -> Optional[tuple[int, int]]:
+    for g, rt in enumerate(self._optimizer._runtimes):
+      for i, p in enumerate(rt.params):
+        if p is param:
+          return (g, i) if rt.has_state[i] else None
+    return None
+
+  def __getitem__(self, param) -> dict[str, torch.Tensor]:
+    where = self._locate(param)
+    return {} if where is None else self._optimizer._param_state(*where)
+
+  def __iter__(self) -> Iterator[torch.Tensor]:
+    for rt in self._optimizer._runtimes:
+      yield from (p for p, has in zip(rt.params, rt.has_state) if has)
+
+  def __len__(self) -> int:
+    return sum(sum(rt.has_state) for rt in self._optimizer._runtimes)

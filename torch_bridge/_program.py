@@ -1,0 +1,51 @@
+"""The compiled step: all param groups, one XLA program, cached by structure."""
+
+import dataclasses
+from typing import Any, Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+
+import functional_optim as fo
+
+from . import _hyperparams
+from ._buffers import Layout, join_flat, split_flat
+from ._state import keep_where_no_grad
+
+MakeTransformation = Callable[[Mapping[str, Any]], fo.GradientTransformation]
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupProgram:
+  """What the compiled step must know about one group at compile time."""
+
+  layout: Layout
+  make_transformation: MakeTransformation  # hyperparameters -> transformation
+  static_hyperparams: tuple  # from _hyperparams.split; hashable
+
+
+def _group_step(spec: GroupProgram, flat_params, flat_grads, has_grad, state, traced):
+  params = split_flat(flat_params, spec.layout)
+  grads = tuple(
+      jnp.where(has_grad[i], g, jnp.zeros_like(g))
+      for i, g in enumerate(split_flat(flat_grads, spec.layout))
+  )
+  tx = spec.make_transformation(_hyperparams.merge(spec.static_hyperparams, traced))
+  updates, new_state = tx.update(grads, state, params)
+  new_params = fo.apply_updates(params, updates)
+  new_params = tuple(jnp.where(has_grad[i], new, old) for i, (new, old) in enumerate(zip(new_params, params)))
+  new_state = keep_where_no_grad(new_state, state, has_grad, len(params))
+  return join_flat(new_params, spec.layout), new_state
+
+
+def compile_step(specs: tuple[GroupProgram, ...]):
+  """One jitted function stepping every group; the states (argument 3) are donated."""
+
+  def step(flat_params, flat_grads, has_grads, states, traced):
+    results = [
+        _group_step(spec, *args)
+        for spec, *args in zip(specs, flat_params, flat_grads, has_grads, states, traced)
+    ]
+    return tuple(r[0] for r in results), tuple(r[1] for r in results)
+
+  return jax.jit(step, donate_argnums=(3,))

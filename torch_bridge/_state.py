@@ -1,0 +1,69 @@
+"""Per-parameter views of a transformation's state.
+
+A group's parameters reach the transformation as a tuple `(p0, p1, ...)`, so
+every part of the state that tracks parameters (Adam's `mu`, SGD's momentum, a
+torch-exact `exp_avg`) is a tuple with the same structure: its i-th leaf belongs to
+parameter i. Those parts are *per-parameter fields*; every other leaf (optax's
+global `count`, a PRNG key) is a *global* field. Fields are named by their path
+in the state: `exp_avg` for a torch-exact state, `1.0.mu` inside a chain.
+"""
+
+from typing import Any, Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+
+State = Any
+
+
+def _path_name(path) -> str:
+  parts = []
+  for key in path:
+    if isinstance(key, jax.tree_util.GetAttrKey):
+      parts.append(key.name)
+    elif isinstance(key, jax.tree_util.SequenceKey):
+      parts.append(str(key.idx))
+    elif isinstance(key, jax.tree_util.DictKey):
+      parts.append(str(key.key))
+    elif isinstance(key, jax.tree_util.FlattenedIndexKey):
+      parts.append(str(key.key))
+    else:
+      parts.append(str(key))
+  return ".".join(parts)
+
+
+def _param_tuple_test(num_params: int):
+  param_treedef = jax.tree.structure(tuple(range(num_params)))
+  return lambda node: isinstance(node, tuple) and jax.tree.structure(node) == param_treedef
+
+
+def split_fields(state: State, num_params: int):
+  """Returns `(per_param, global_, rebuild)`.
+
+  `per_param` maps a field name to its tuple of per-parameter arrays; `global_` maps
+  a field name to an array; `rebuild(per_param, global_)` puts fields back into a
+  state of the original structure.
+  """
+  is_param_tuple = _param_tuple_test(num_params)
+  nodes_with_paths, treedef = jax.tree_util.tree_flatten_with_path(state, is_leaf=is_param_tuple)
+  names = [_path_name(path) for path, _ in nodes_with_paths]
+  kinds = [is_param_tuple(node) for _, node in nodes_with_paths]
+  per_param = {n: node for n, k, (_, node) in zip(names, kinds, nodes_with_paths) if k}
+  global_ = {n: node for n, k, (_, node) in zip(names, kinds, nodes_with_paths) if not k}
+
+  def rebuild(new_per_param: Mapping[str, Sequence], new_global: Mapping[str, Any]) -> State:
+    nodes = [tuple(new_per_param[n]) if k else new_global[n] for n, k in zip(names, kinds)]
+    return jax.tree.unflatten(treedef, nodes)
+
+  return per_param, global_, rebuild
+
+
+def keep_where_no_grad(new_state: State, old_state: State, has_grad: jax.Array, num_params: int) -> State:
+  """Per-parameter fields of parameters without a gradient keep their old values."""
+  new_per_param, new_global, rebuild = split_fields(new_state, num_params)
+  old_per_param, _, _ = split_fields(old_state, num_params)
+  kept = {
+      name: tuple(jnp.where(has_grad[i], new, old) for i, (new, old) in enumerate(zip(values, old_per_param[name])))
+      for name, values in new_per_param.items()
+  }
+  return rebuild(kept, new_global)
