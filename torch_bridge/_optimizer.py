@@ -345,6 +345,9 @@ class _StateView(Mapping):
           return (g, i) if rt.has_state[i] else None
     return None
 
+  def __contains__(self, param) -> bool:
+    return self._locate(param) is not None
+
   def __getitem__(self, param) -> dict[str, torch.Tensor]:
     where = self._locate(param)
     return {} if where is None else self._optimizer._param_state(*where)
