@@ -1,9 +1,31 @@
 """torch_bridge: functional optimizers as real `torch.optim.Optimizer`s.
 
 `FunctionalOptimizer` runs any `(init, update)` transformation (from
-functional_optim or optax, unchanged) in a PyTorch training loop.
+functional_optim or optax, unchanged) in a PyTorch training loop; the drop-in
+classes (`torch_bridge.AdamW`, ...) take torch.optim's arguments, produce its
+numbers and read and write its checkpoints.
 """
 
+from ._dropin import TorchDropIn
+from ._first_order import Adagrad
+from ._first_order import Adam
+from ._first_order import Adamax
+from ._first_order import AdamW
+from ._first_order import NAdam
+from ._first_order import RAdam
+from ._first_order import RMSprop
+from ._first_order import SGD
 from ._optimizer import FunctionalOptimizer
 
-__all__ = ["FunctionalOptimizer"]
+__all__ = [
+    "Adagrad",
+    "Adam",
+    "Adamax",
+    "AdamW",
+    "FunctionalOptimizer",
+    "NAdam",
+    "RAdam",
+    "RMSprop",
+    "SGD",
+    "TorchDropIn",
+]

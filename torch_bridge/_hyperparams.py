@@ -1,14 +1,14 @@
 """Splitting a param group's hyperparameters into compile-time and run-time parts.
 
-Numbers that are not zero are passed to the compiled step as traced scalars, so a
+Floats that are not zero are passed to the compiled step as traced scalars, so a
 scheduler moving `lr` (or a user changing `weight_decay`, `betas`, `momentum`)
-never recompiles. Everything else (flags, strings, None, callables) and numbers
-equal to zero are compile-time constants: factories may branch on them in Python
-(torch and optax both skip work when e.g. `weight_decay == 0` or `momentum == 0`),
-so only a change in *which* hyperparameters are zero triggers a new compilation.
+never recompiles. Everything else is a compile-time constant: flags, strings,
+None, callables, integers (counts such as `ns_steps` or `history_size` shape the
+program) and zeros (torch and optax both skip work when e.g. `weight_decay == 0`
+or `momentum == 0`, so factories may branch on them in Python). Only a change of
+a constant, such as which hyperparameters are zero, triggers a new compilation.
 """
 
-import numbers
 from typing import Any, Mapping
 
 import torch
@@ -19,8 +19,8 @@ TRACED = "<traced>"
 
 def _is_traceable_number(value) -> bool:
   if isinstance(value, torch.Tensor):
-    return value.numel() == 1 and not value.dtype == torch.bool
-  return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    return value.numel() == 1 and value.is_floating_point()
+  return isinstance(value, float)
 
 
 def _as_python_number(value):
@@ -51,8 +51,29 @@ def split(hyperparams: Mapping[str, Any]) -> tuple[tuple, dict[str, Any]]:
       traced[name] = float(_as_python_number(value))
       static.append((name, TRACED))
     else:
-      static.append((name, _as_python_number(value)))
+      static.append((name, _hashable(_as_python_number(value))))
   return tuple(static), traced
+
+
+class _ByIdentity:
+  """Keys an unhashable constant (e.g. a mask tree) by the object itself."""
+
+  def __init__(self, value):
+    self.value = value
+
+  def __hash__(self):
+    return id(self.value)
+
+  def __eq__(self, other):
+    return isinstance(other, _ByIdentity) and other.value is self.value
+
+
+def _hashable(value):
+  try:
+    hash(value)
+    return value
+  except TypeError:
+    return _ByIdentity(value)
 
 
 def merge(static_key: tuple, traced: Mapping[str, Any]) -> dict[str, Any]:
@@ -64,5 +85,5 @@ def merge(static_key: tuple, traced: Mapping[str, Any]) -> dict[str, Any]:
     elif isinstance(value, str) and value == TRACED:
       merged[name] = traced[name]
     else:
-      merged[name] = value
+      merged[name] = value.value if isinstance(value, _ByIdentity) else value
   return merged

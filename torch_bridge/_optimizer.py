@@ -93,24 +93,25 @@ class FunctionalOptimizer(torch.optim.Optimizer):
   """
 
   def __init__(self, params, transformation: Union[fo.GradientTransformation, Callable], **hyperparams: Any):
-    self._runtimes: list[_GroupRuntime] = []
-    self._compiled: dict[tuple, Callable] = {}
     if _is_transformation(transformation):
       if hyperparams:
         raise TypeError(
             "hyperparameters can only be given with a transformation factory "
             f"(e.g. functional_optim.adamw), not with a transformation; got {sorted(hyperparams)}"
         )
-      fixed = transformation
-      self._factory_args = ()
-      self._make_transformation = lambda hp: fixed
-      defaults = {}
+      self._setup(params, lambda hp: transformation, factory_args=(), defaults={})
     elif callable(transformation):
-      self._factory_args, defaults = self._factory_defaults(transformation, hyperparams)
-      factory = transformation
-      self._make_transformation = lambda hp: factory(**hp)
+      factory_args, defaults = self._factory_defaults(transformation, hyperparams)
+      self._setup(params, lambda hp: transformation(**hp), factory_args, defaults)
     else:
       raise TypeError(f"expected a transformation or a factory, got {type(transformation).__name__}")
+
+  def _setup(self, params, make_transformation, factory_args, defaults) -> None:
+    """Shared by both forms and the drop-ins: `make_transformation(hyperparams)`."""
+    self._runtimes: list[_GroupRuntime] = []
+    self._compiled: dict[tuple, Callable] = {}
+    self._make_transformation = make_transformation
+    self._factory_args = tuple(factory_args)
     super().__init__(params, defaults)
 
   # ---- construction -------------------------------------------------------------
@@ -212,10 +213,18 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     if value:  # torch.optim.Optimizer.__init__ assigns an empty dict; nothing else may
       raise AttributeError("optimizer state is read-only here; use load_state_dict()")
 
+  def _exported_fields(self, names) -> list[str]:
+    """Which per-parameter fields appear in state_dict(); the rest are derived on load."""
+    return list(names)
+
+  def _derived_field(self, name: str, fresh: jax.Array) -> jax.Array:
+    """The value of a field not in state_dict() for a parameter whose state is loaded."""
+    raise NotImplementedError(f"{type(self).__name__} cannot derive state field {name!r}")
+
   def _param_state(self, group_index: int, param_index: int) -> dict[str, torch.Tensor]:
     rt = self._runtimes[group_index]
     per_param, _, _ = split_fields(rt.state, len(rt.params))
-    return {name: _to_torch(values[param_index]) for name, values in per_param.items()}
+    return {name: _to_torch(per_param[name][param_index]) for name in self._exported_fields(per_param)}
 
   def _group_global_state(self, group_index: int) -> dict[str, torch.Tensor]:
     rt = self._runtimes[group_index]
@@ -313,13 +322,17 @@ class FunctionalOptimizer(torch.optim.Optimizer):
         has_state.append(entry is not None)
         if entry is None:
           continue
-        if set(entry) != set(per_param):
+        exported = self._exported_fields(per_param)
+        if set(entry) != set(exported):
           raise ValueError(
-              f"state of parameter {saved_id} has keys {sorted(entry)}, expected {sorted(per_param)}"
+              f"state of parameter {saved_id} has keys {sorted(entry)}, expected {sorted(exported)}"
           )
-        for name, value in entry.items():
-          _check_tensor(f"state[{saved_id}]['{name}']", value, per_param[name][i])
-          per_param[name][i] = _to_jax(value, per_param[name][i])
+        for name in per_param:
+          if name in entry:
+            _check_tensor(f"state[{saved_id}]['{name}']", entry[name], per_param[name][i])
+            per_param[name][i] = _to_jax(entry[name], per_param[name][i])
+          else:
+            per_param[name][i] = self._derived_field(name, per_param[name][i])
       new_groups.append(new_group)
       new_states.append(rebuild(per_param, global_))
       new_has_state.append(has_state)
