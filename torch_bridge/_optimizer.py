@@ -224,7 +224,11 @@ class FunctionalOptimizer(torch.optim.Optimizer):
   def _param_state(self, group_index: int, param_index: int) -> dict[str, torch.Tensor]:
     rt = self._runtimes[group_index]
     per_param, _, _ = split_fields(rt.state, len(rt.params))
-    return {name: _to_torch(per_param[name][param_index]) for name in self._exported_fields(per_param)}
+    return {
+        name: _to_torch(per_param[name][param_index])
+        for name in self._exported_fields(per_param)
+        if per_param[name][param_index] is not None
+    }
 
   def _group_global_state(self, group_index: int) -> dict[str, torch.Tensor]:
     rt = self._runtimes[group_index]
@@ -322,12 +326,14 @@ class FunctionalOptimizer(torch.optim.Optimizer):
         has_state.append(entry is not None)
         if entry is None:
           continue
-        exported = self._exported_fields(per_param)
+        exported = [n for n in self._exported_fields(per_param) if per_param[n][i] is not None]
         if set(entry) != set(exported):
           raise ValueError(
               f"state of parameter {saved_id} has keys {sorted(entry)}, expected {sorted(exported)}"
           )
         for name in per_param:
+          if per_param[name][i] is None:
+            continue
           if name in entry:
             _check_tensor(f"state[{saved_id}]['{name}']", entry[name], per_param[name][i])
             per_param[name][i] = _to_jax(entry[name], per_param[name][i])

@@ -2,10 +2,12 @@
 
 A group's parameters reach the transformation as a tuple `(p0, p1, ...)`, so
 every part of the state that tracks parameters (Adam's `mu`, SGD's momentum, a
-torch-exact `exp_avg`) is a tuple with the same structure: its i-th leaf belongs to
-parameter i. Those parts are *per-parameter fields*; every other leaf (optax's
-global `count`, a PRNG key) is a *global* field. Fields are named by their path
-in the state: `exp_avg` for a torch-exact state, `1.0.mu` inside a chain.
+torch-exact `exp_avg`) is a tuple with the same structure: its i-th entry belongs
+to parameter i, and is None where that parameter has no such state (torch's
+Adafactor keeps `row_var` only for matrices). Those parts are *per-parameter
+fields*; every other leaf (optax's global `count`, a PRNG key) is a *global*
+field. Fields are named by their path in the state: `exp_avg` for a torch-exact
+state, `1.0.mu` inside a chain.
 """
 
 from typing import Any, Mapping, Sequence
@@ -32,9 +34,21 @@ def _path_name(path) -> str:
   return ".".join(parts)
 
 
+def _is_none(node) -> bool:
+  return node is None
+
+
 def _param_tuple_test(num_params: int):
   param_treedef = jax.tree.structure(tuple(range(num_params)))
-  return lambda node: isinstance(node, tuple) and jax.tree.structure(node) == param_treedef
+
+  def is_param_tuple(node) -> bool:
+    return (
+        isinstance(node, tuple)
+        and any(entry is not None for entry in node)
+        and jax.tree.structure(node, is_leaf=_is_none) == param_treedef
+    )
+
+  return is_param_tuple
 
 
 def split_fields(state: State, num_params: int):
@@ -50,6 +64,7 @@ def split_fields(state: State, num_params: int):
   kinds = [is_param_tuple(node) for _, node in nodes_with_paths]
   per_param = {n: node for n, k, (_, node) in zip(names, kinds, nodes_with_paths) if k}
   global_ = {n: node for n, k, (_, node) in zip(names, kinds, nodes_with_paths) if not k}
+  # A per-parameter entry that is None for every parameter flattens to nothing.
 
   def rebuild(new_per_param: Mapping[str, Sequence], new_global: Mapping[str, Any]) -> State:
     nodes = [tuple(new_per_param[n]) if k else new_global[n] for n, k in zip(names, kinds)]
@@ -63,7 +78,10 @@ def keep_where_no_grad(new_state: State, old_state: State, has_grad: jax.Array, 
   new_per_param, new_global, rebuild = split_fields(new_state, num_params)
   old_per_param, _, _ = split_fields(old_state, num_params)
   kept = {
-      name: tuple(jnp.where(has_grad[i], new, old) for i, (new, old) in enumerate(zip(values, old_per_param[name])))
+      name: tuple(
+          None if new is None else jnp.where(has_grad[i], new, old)
+          for i, (new, old) in enumerate(zip(values, old_per_param[name]))
+      )
       for name, values in new_per_param.items()
   }
   return rebuild(kept, new_global)
