@@ -252,8 +252,9 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       if global_state:
         packed[GLOBAL_STATE_KEY] = global_state
       for i in range(len(group["params"])):
-        if self._runtimes[g].has_state[i]:
-          state[index + i] = self._param_state(g, i)
+        entry = self._param_state(g, i) if self._runtimes[g].has_state[i] else {}
+        if entry:  # torch keeps no entry for a parameter without state (e.g. SGD without momentum)
+          state[index + i] = entry
       index += len(group["params"])
       packed_groups.append(packed)
     state_dict = {"state": state, "param_groups": packed_groups}
@@ -357,23 +358,22 @@ class _StateView(Mapping):
   def __init__(self, optimizer: FunctionalOptimizer):
     self._optimizer = optimizer
 
-  def _locate(self, param) -> Optional[tuple[int, int]]:
+  def _stepped(self) -> Iterator[tuple[int, int, torch.Tensor]]:
     for g, rt in enumerate(self._optimizer._runtimes):
-      for i, p in enumerate(rt.params):
-        if p is param:
-          return (g, i) if rt.has_state[i] else None
-    return None
-
-  def __contains__(self, param) -> bool:
-    return self._locate(param) is not None
+      for i, (p, has) in enumerate(zip(rt.params, rt.has_state)):
+        if has:
+          yield g, i, p
 
   def __getitem__(self, param) -> dict[str, torch.Tensor]:
-    where = self._locate(param)
+    where = next(((g, i) for g, i, p in self._stepped() if p is param), None)
     return {} if where is None else self._optimizer._param_state(*where)
 
+  def __contains__(self, param) -> bool:
+    return bool(self[param])
+
   def __iter__(self) -> Iterator[torch.Tensor]:
-    for rt in self._optimizer._runtimes:
-      yield from (p for p, has in zip(rt.params, rt.has_state) if has)
+    # Only parameters with non-empty state, as torch (SGD without momentum keeps none).
+    return (p for g, i, p in self._stepped() if self._optimizer._param_state(g, i))
 
   def __len__(self) -> int:
-    return sum(sum(rt.has_state) for rt in self._optimizer._runtimes)
+    return sum(1 for _ in self)
