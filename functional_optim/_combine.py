@@ -19,10 +19,10 @@ def chain(*args: GradientTransformation) -> GradientTransformationExtraArgs:
   Example:
     >>> import jax.numpy as jnp
     >>> import functional_optim as fo
-    >>> tx = fo.chain(fo.clip_by_global_norm(1.0), fo.scale(-0.1))
+    >>> tx = fo.chain(fo.clip_by_global_norm(1.0), fo.scale(-0.5))
     >>> updates, _ = tx.update(jnp.array([3.0, 4.0]), tx.init(jnp.zeros(2)))
     >>> updates
-    Array([-0.06, -0.08], dtype=float32)
+    Array([-0.3, -0.4], dtype=float32)
   """
   transforms = [with_extra_args_support(t) for t in args]
 

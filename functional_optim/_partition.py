@@ -1,3 +1,93 @@
-"""(in progress)"""
+"""Applying a different transformation to each labelled group of parameters."""
 
-__all__ = []
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, NamedTuple, Union
+
+import jax
+
+from ._base import GradientTransformation
+from ._base import GradientTransformationExtraArgs
+from ._base import PyTree
+from ._base import with_extra_args_support
+from ._masking import masked
+
+__all__ = ["MultiTransformState", "PartitionState", "multi_transform", "partition"]
+
+
+class PartitionState(NamedTuple):
+  """State of `partition`."""
+
+  inner_states: Mapping[Hashable, Any]  # label -> MaskedState of that label's transform
+
+
+def _check_labels(labels: PyTree, transforms: Mapping[Hashable, Any]) -> None:
+  label_set = set(jax.tree.leaves(labels))
+  if not label_set.issubset(transforms.keys()):
+    raise ValueError(
+        "param_labels has labels with no transformation: "
+        f"labels {sorted(map(repr, label_set))}, transforms {sorted(map(repr, transforms))}"
+    )
+
+
+def partition(
+    transforms: Mapping[Hashable, GradientTransformation],
+    param_labels: Union[PyTree, Callable[[PyTree], PyTree]],
+    *,
+    mask_compatible_extra_args: bool = False,
+) -> GradientTransformationExtraArgs:
+  """Applies `transforms[label]` to the parameters labelled `label`.
+
+  Each transformation sees, and keeps state for, only its own group of leaves
+  (through `masked`); the updates of all groups are then put back together.
+
+  Args:
+    transforms: maps each label to the transformation of that group.
+    param_labels: a tree of labels with the structure of (or a prefix of) the
+      params, or a function of the params (or updates) returning one. Every label
+      must be a key of `transforms`.
+    mask_compatible_extra_args: also mask extra keyword arguments whose tree
+      structure is that of the updates, so each group sees only its own part.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> params = {"w": jnp.ones(2), "b": jnp.ones(1)}
+    >>> tx = fo.partition({"w": fo.scale(-1.0), "b": fo.set_to_zero()}, {"w": "w", "b": "b"})
+    >>> updates, _ = tx.update(params, tx.init(params), params)
+    >>> updates
+    {'b': Array([0.], dtype=float32), 'w': Array([-1., -1.], dtype=float32)}
+  """
+  transforms = {label: with_extra_args_support(t) for label, t in transforms.items()}
+  if not callable(param_labels):
+    _check_labels(param_labels, transforms)
+
+  def labels_for(tree):
+    return param_labels(tree) if callable(param_labels) else param_labels
+
+  def masked_for(labels, label):
+    mask = jax.tree.map(lambda leaf_label: leaf_label == label, labels)
+    return masked(
+        transforms[label], mask, mask_compatible_extra_args=mask_compatible_extra_args
+    )
+
+  def init_fn(params):
+    labels = labels_for(params)
+    _check_labels(labels, transforms)
+    return PartitionState(
+        inner_states={label: masked_for(labels, label).init(params) for label in transforms}
+    )
+
+  def update_fn(updates, state, params=None, **extra_args):
+    labels = labels_for(updates)
+    new_inner_states = {}
+    for label in transforms:
+      updates, new_inner_states[label] = masked_for(labels, label).update(
+          updates, state.inner_states[label], params, **extra_args
+      )
+    return updates, PartitionState(inner_states=new_inner_states)
+
+  return GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+multi_transform = partition  # optax's older name, kept for compatibility
+MultiTransformState = PartitionState
