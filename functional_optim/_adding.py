@@ -44,8 +44,19 @@ def add_decayed_weights(
     >>> tx.update(jnp.zeros(1), tx.init(jnp.ones(1)), jnp.ones(1))[0]
     Array([0.1], dtype=float32)
   """
-
   check_non_negative("weight_decay", weight_decay)
+  return add_decayed_weights_unchecked(weight_decay, mask)
+
+
+def add_decayed_weights_unchecked(
+    weight_decay: ScalarOrSchedule,
+    mask: Optional[Union[Any, Callable[[Any], Any]]] = None,
+) -> GradientTransformation:
+  """`add_decayed_weights` without validation, for internal negative rates.
+
+  `fromage` shrinks the parameters through a negative weight decay, which the
+  public factory rejects as a user error.
+  """
 
   def init_fn(params):
     del params

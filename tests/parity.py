@@ -139,11 +139,12 @@ def assert_trees_close(actual, expected, dtype=FLOAT32, err_msg=""):
       f"{err_msg}: {len(actual_leaves)} leaves vs {len(expected_leaves)}"
   )
   for i, (a, e) in enumerate(zip(actual_leaves, expected_leaves)):
+    if jnp.issubdtype(jnp.result_type(a), jax.dtypes.prng_key):
+      assert jnp.issubdtype(jnp.result_type(e), jax.dtypes.prng_key), f"{err_msg}: leaf {i} is a key in one tree only"
+      a, e = jax.random.key_data(a), jax.random.key_data(e)
     a, e = np.asarray(a), np.asarray(e)
     assert a.shape == e.shape, f"{err_msg}: leaf {i} shape {a.shape} vs {e.shape}"
     assert a.dtype == e.dtype, f"{err_msg}: leaf {i} dtype {a.dtype} vs {e.dtype}"
-    if jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
-      a, e = jax.random.key_data(a), jax.random.key_data(e)
     tol = TOLERANCES[dtype] if jnp.issubdtype(a.dtype, jnp.inexact) else dict(rtol=0, atol=0)
     np.testing.assert_allclose(
         np.asarray(a, np.complex128 if np.iscomplexobj(a) else np.float64),
