@@ -103,7 +103,7 @@ def test_factory_form_with_lr_scheduler_and_groups_equals_injected_optax():
 
 def test_missing_gradient_leaves_value_and_state_untouched_and_does_not_recompile():
   model = make_model(1, [3, 3, 1])
-  opt = torch_bridge.FunctionalOptimizer(model.parameters(), fo.scale_by_learning_rate(0.1) if False else optax.adam(1e-2))
+  opt = torch_bridge.FunctionalOptimizer(model.parameters(), optax.adam(1e-2))
   data = batches(1, 4, 3, 1)
   _train(opt, model, data[:2])
   frozen = model[2].bias
