@@ -49,10 +49,7 @@ def add_scale(tree_x: Any, scalar: jax.typing.ArrayLike, tree_y: Any) -> Any:
 
 
 def _vdot(a, b):
-  a, b = jnp.asarray(a), jnp.asarray(b)
-  if jnp.iscomplexobj(a):
-    a = jnp.conj(a)
-  return jnp.tensordot(a, b, a.ndim, precision=jax.lax.Precision.HIGHEST)
+  return jnp.vdot(jnp.asarray(a), jnp.asarray(b), precision=jax.lax.Precision.HIGHEST)
 
 
 def vdot(tree_x: Any, tree_y: Any) -> jax.typing.ArrayLike:

@@ -60,9 +60,11 @@ CALLABLES = BASE + TRANSFORMS + WRAPPERS + ALIASES + SCHEDULES
 
 
 def _comparable_default(value):
+  if isinstance(value, tuple) and hasattr(value, "init") and hasattr(value, "update"):
+    return "a GradientTransformation"  # e.g. lbfgs's default line search: compare its kind
   if value is inspect.Parameter.empty or isinstance(value, (int, float, str, bool, type(None), tuple)):
     return value
-  return type(value).__name__  # e.g. a default linesearch instance: compare its kind
+  return type(value).__name__
 
 
 @pytest.mark.parametrize("name", sorted(set(CALLABLES + STATES)))
