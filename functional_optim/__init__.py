@@ -6,84 +6,193 @@ Every public optax core name exists here with the same arguments and defaults, s
 
 from . import schedules
 from . import tree
-from ._adding import AddNoiseState
-from ._adding import WeightDecaySchedule
+from ._accumulation import apply_every
+from ._accumulation import ApplyEvery
+from ._accumulation import MultiSteps
+from ._accumulation import MultiStepsState
+from ._accumulation import ShouldSkipUpdateFunction
+from ._accumulation import skip_large_updates
+from ._accumulation import skip_not_finite
+from ._adabelief import adabelief
+from ._adabelief import scale_by_belief
+from ._adabelief import ScaleByBeliefState
+from ._adadelta import adadelta
+from ._adadelta import scale_by_adadelta
+from ._adadelta import ScaleByAdaDeltaState
+from ._adam import adam
+from ._adam import adamw
+from ._adam import amsgrad
+from ._adam import MaskOrFn
+from ._adam import nadam
+from ._adam import nadamw
+from ._adam import scale_by_adam
+from ._adam import scale_by_amsgrad
+from ._adam import ScaleByAdamState
+from ._adam import ScaleByAmsgradState
+from ._adamax import adamax
+from ._adamax import adamaxw
+from ._adamax import scale_by_adamax
+from ._adan import adan
+from ._adan import scale_by_adan
+from ._adan import ScaleByAdanState
 from ._adding import add_decayed_weights
 from ._adding import add_noise
+from ._adding import AddDecayedWeightsState
+from ._adding import AddNoiseState
+from ._adding import WeightDecaySchedule
 from ._base import ArrayTree
 from ._base import EmptyState
 from ._base import GradientTransformation
 from ._base import GradientTransformationExtraArgs
+from ._base import identity
+from ._base import init_empty_state
 from ._base import OptState
 from ._base import Params
 from ._base import ScalarOrSchedule
 from ._base import Schedule
+from ._base import set_to_zero
+from ._base import stateless
+from ._base import stateless_with_tree_map
 from ._base import TransformInitFn
 from ._base import TransformUpdateExtraArgsFn
 from ._base import TransformUpdateFn
 from ._base import Updates
-from ._base import identity
-from ._base import init_empty_state
-from ._base import set_to_zero
-from ._base import stateless
-from ._base import stateless_with_tree_map
 from ._base import with_extra_args_support
+from ._clipping import adaptive_grad_clip
+from ._clipping import AdaptiveGradClipState
+from ._clipping import clip
+from ._clipping import clip_by_block_rms
+from ._clipping import clip_by_global_norm
+from ._clipping import ClipByGlobalNormState
+from ._clipping import ClipState
+from ._clipping import per_example_global_norm_clip
+from ._clipping import per_example_layer_norm_clip
 from ._combine import chain
 from ._combine import named_chain
+from ._conditionality import apply_if_finite
+from ._conditionality import ApplyIfFiniteState
+from ._conditionality import conditionally_mask
+from ._conditionality import conditionally_transform
+from ._conditionality import ConditionallyMaskState
+from ._conditionality import ConditionallyTransformState
+from ._constraining import keep_params_nonnegative
+from ._constraining import NonNegativeParamsState
+from ._constraining import zero_nans
+from ._constraining import ZeroNansState
+from ._dog import scale_by_distance_over_gradients
+from ._dog import ScaleByDistanceOverGradientsState
+from ._factored import adafactor
+from ._factored import FactoredState
+from ._factored import scale_by_factored_rms
+from ._freezing import freeze
+from ._freezing import selective_transform
+from ._inject import inject_hyperparams
+from ._inject import inject_stateful_hyperparams
+from ._inject import InjectHyperparamsState
+from ._inject import InjectStatefulHyperparamsState
+from ._inject import WrappedSchedule
+from ._layouts import flatten
+from ._lbfgs import lbfgs
+from ._lbfgs import scale_by_lbfgs
+from ._lbfgs import ScaleByLBFGSState
+from ._linesearch import scale_by_backtracking_linesearch
+from ._linesearch import scale_by_zoom_linesearch
+from ._linesearch import ScaleByBacktrackingLinesearchState
+from ._linesearch import ScaleByZoomLinesearchState
+from ._linesearch import value_and_grad_from_state
+from ._linesearch import ZoomLinesearchInfo
+from ._lion import lion
+from ._lion import scale_by_lion
+from ._lion import ScaleByLionState
+from ._lookahead import lookahead
+from ._lookahead import LookaheadParams
+from ._lookahead import LookaheadState
+from ._masking import masked
 from ._masking import MaskedNode
 from ._masking import MaskedState
-from ._masking import masked
+from ._momentum import ema
+from ._momentum import EmaState
+from ._momentum import noisy_sgd
+from ._momentum import sgd
+from ._momentum import trace
+from ._momentum import TraceState
+from ._normalizing import centralize
+from ._normalizing import normalize_by_update_norm
+from ._normalizing import scale_gradient
+from ._novograd import novograd
+from ._novograd import scale_by_novograd
+from ._novograd import ScaleByNovogradState
 from ._numerics import abs_sq
 from ._numerics import safe_increment
 from ._numerics import safe_int32_increment
 from ._numerics import safe_norm
 from ._numerics import safe_root_mean_squares
-from ._scaling import ScaleByScheduleState
+from ._optimistic import optimistic_adam
+from ._optimistic import optimistic_adam_v2
+from ._optimistic import optimistic_gradient_descent
+from ._optimistic import scale_by_optimistic_gradient
+from ._optimistic import ScaleByOptimisticGradientState
+from ._partition import multi_transform
+from ._partition import MultiTransformState
+from ._partition import partition
+from ._partition import PartitionState
+from ._polyak import polyak_sgd
+from ._polyak import scale_by_polyak
+from ._radam import radam
+from ._radam import scale_by_radam
+from ._rms import adagrad
+from ._rms import rmsprop
+from ._rms import scale_by_rms
+from ._rms import scale_by_rss
+from ._rms import scale_by_stddev
+from ._rms import ScaleByRmsState
+from ._rms import ScaleByRssState
+from ._rms import ScaleByRStdDevState
+from ._rprop import rprop
+from ._rprop import scale_by_rprop
+from ._rprop import ScaleByRpropState
 from ._scaling import scale
 from ._scaling import scale_by_learning_rate
 from ._scaling import scale_by_schedule
+from ._scaling import ScaleByScheduleState
+from ._scaling import ScaleState
+from ._schedules import constant_schedule
+from ._schedules import cosine_decay_schedule
+from ._schedules import cosine_onecycle_schedule
+from ._schedules import exponential_decay
+from ._schedules import join_schedules
+from ._schedules import linear_onecycle_schedule
+from ._schedules import linear_schedule
+from ._schedules import piecewise_constant_schedule
+from ._schedules import piecewise_interpolate_schedule
+from ._schedules import polynomial_schedule
+from ._schedules import sgdr_schedule
+from ._schedules import warmup_constant_schedule
+from ._schedules import warmup_cosine_decay_schedule
+from ._schedules import warmup_exponential_decay_schedule
+from ._sign import scale_by_sign
+from ._sign import sign_sgd
+from ._sign import signum
+from ._sm3 import scale_by_sm3
+from ._sm3 import ScaleBySM3State
+from ._sm3 import sm3
 from ._tree import bias_correction
 from ._tree import global_norm
 from ._tree import update_infinity_moment
 from ._tree import update_moment
 from ._tree import update_moment_per_elem_norm
+from ._trust_ratio import fromage
+from ._trust_ratio import lamb
+from ._trust_ratio import lars
+from ._trust_ratio import scale_by_param_block_norm
+from ._trust_ratio import scale_by_param_block_rms
+from ._trust_ratio import scale_by_trust_ratio
+from ._trust_ratio import ScaleByTrustRatioState
 from ._update import apply_updates
 from ._update import incremental_update
 from ._update import periodic_update
+from ._yogi import scale_by_yogi
+from ._yogi import yogi
 
-# BEGIN families (temporary star imports while families are written in parallel)
-from ._accumulation import *  # noqa: F401,F403
-from ._adabelief import *  # noqa: F401,F403
-from ._adadelta import *  # noqa: F401,F403
-from ._adam import *  # noqa: F401,F403
-from ._adamax import *  # noqa: F401,F403
-from ._adan import *  # noqa: F401,F403
-from ._clipping import *  # noqa: F401,F403
-from ._conditionality import *  # noqa: F401,F403
-from ._constraining import *  # noqa: F401,F403
-from ._dog import *  # noqa: F401,F403
-from ._factored import *  # noqa: F401,F403
-from ._freezing import *  # noqa: F401,F403
-from ._inject import *  # noqa: F401,F403
-from ._layouts import *  # noqa: F401,F403
-from ._lbfgs import *  # noqa: F401,F403
-from ._linesearch import *  # noqa: F401,F403
-from ._lion import *  # noqa: F401,F403
-from ._lookahead import *  # noqa: F401,F403
-from ._momentum import *  # noqa: F401,F403
-from ._normalizing import *  # noqa: F401,F403
-from ._novograd import *  # noqa: F401,F403
-from ._optimistic import *  # noqa: F401,F403
-from ._partition import *  # noqa: F401,F403
-from ._polyak import *  # noqa: F401,F403
-from ._radam import *  # noqa: F401,F403
-from ._rms import *  # noqa: F401,F403
-from ._rprop import *  # noqa: F401,F403
-from ._schedules import *  # noqa: F401,F403
-from ._sign import *  # noqa: F401,F403
-from ._sm3 import *  # noqa: F401,F403
-from ._trust_ratio import *  # noqa: F401,F403
-from ._yogi import *  # noqa: F401,F403
-# END families
 
 __version__ = "0.1.0"

@@ -15,7 +15,16 @@ from ._checks import check_non_negative
 from ._masking import masked
 from ._numerics import safe_increment
 
-__all__ = ["AddNoiseState", "WeightDecaySchedule", "add_decayed_weights", "add_noise"]
+__all__ = [
+    "AddDecayedWeightsState",
+    "AddNoiseState",
+    "WeightDecaySchedule",
+    "add_decayed_weights",
+    "add_noise",
+]
+
+
+AddDecayedWeightsState = EmptyState  # the state of `add_decayed_weights` with a constant rate
 
 
 class WeightDecaySchedule(NamedTuple):

@@ -5,6 +5,7 @@ from typing import NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
+from ._base import EmptyState
 from ._base import GradientTransformation
 from ._base import ScalarOrSchedule
 from ._base import Schedule
@@ -15,10 +16,14 @@ from ._numerics import safe_increment
 
 __all__ = [
     "ScaleByScheduleState",
+    "ScaleState",
     "scale",
     "scale_by_learning_rate",
     "scale_by_schedule",
 ]
+
+
+ScaleState = EmptyState  # the state of `scale` (optax's name)
 
 
 class ScaleByScheduleState(NamedTuple):
