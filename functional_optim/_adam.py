@@ -44,9 +44,6 @@ def check_decay_rates(**rates) -> None:
     check_in_range(name, value, 0.0, 1.0)
 
 
-def _canonical_dtype(dtype: Optional[jax.typing.DTypeLike]):
-  return None if dtype is None else jax.dtypes.canonicalize_dtype(dtype)
-
 
 def bias_corrected_momentum(
     mu: Updates, updates: Updates, b1: jax.typing.ArrayLike, count: jax.Array, nesterov: bool
@@ -125,7 +122,7 @@ def scale_by_adam(
   check_decay_rates(b1=b1, b2=b2)
   check_non_negative("eps", eps)
   check_non_negative("eps_root", eps_root)
-  mu_dtype = _canonical_dtype(mu_dtype)
+  mu_dtype = _tree.canonical_dtype(mu_dtype)
 
   def init_fn(params):
     return ScaleByAdamState(
@@ -193,7 +190,7 @@ def scale_by_amsgrad(
   check_decay_rates(b1=b1, b2=b2)
   check_non_negative("eps", eps)
   check_non_negative("eps_root", eps_root)
-  mu_dtype = _canonical_dtype(mu_dtype)
+  mu_dtype = _tree.canonical_dtype(mu_dtype)
 
   def init_fn(params):
     return ScaleByAmsgradState(

@@ -68,7 +68,7 @@ def scale_by_lion(
   if mode not in _SIGN_FUNCTIONS:
     raise ValueError(f"mode must be one of {sorted(_SIGN_FUNCTIONS)}, got mode={mode!r}")
   check_positive("smooth_beta", smooth_beta)
-  mu_dtype = None if mu_dtype is None else jax.dtypes.canonicalize_dtype(mu_dtype)
+  mu_dtype = _tree.canonical_dtype(mu_dtype)
   sign_fn = _SIGN_FUNCTIONS[mode]
 
   def init_fn(params):

@@ -27,9 +27,6 @@ __all__ = [
 ]
 
 
-def _canonical_dtype(dtype: Optional[Any]) -> Optional[jnp.dtype]:
-  return None if dtype is None else jax.dtypes.canonicalize_dtype(dtype)
-
 
 class TraceState(NamedTuple):
   """State of `trace`."""
@@ -64,7 +61,7 @@ def trace(
     Array([1.5], dtype=float32)
   """
   check_in_range("decay", decay, 0.0, 1.0, high_inclusive=True)
-  accumulator_dtype = _canonical_dtype(accumulator_dtype)
+  accumulator_dtype = _tree.canonical_dtype(accumulator_dtype)
 
   def init_fn(params):
     return TraceState(trace=_tree.zeros_like(params, dtype=accumulator_dtype))
@@ -115,7 +112,7 @@ def ema(
     Array([0.75], dtype=float32)
   """
   check_in_range("decay", decay, 0.0, 1.0)
-  accumulator_dtype = _canonical_dtype(accumulator_dtype)
+  accumulator_dtype = _tree.canonical_dtype(accumulator_dtype)
 
   def init_fn(params):
     return EmaState(

@@ -68,7 +68,7 @@ def scale_by_novograd(
   check_non_negative("eps", eps)
   check_non_negative("eps_root", eps_root)
   check_non_negative("weight_decay", weight_decay)
-  mu_dtype = None if mu_dtype is None else jax.dtypes.canonicalize_dtype(mu_dtype)
+  mu_dtype = _tree.canonical_dtype(mu_dtype)
 
   def init_fn(params):
     return ScaleByNovogradState(

@@ -168,6 +168,11 @@ def allclose(a: Any, b: Any, rtol=1e-05, atol=1e-08, equal_nan: bool = False):
   return functools.reduce(operator.and_, leaves, True)
 
 
+def canonical_dtype(dtype: Optional[jax.typing.DTypeLike]) -> Optional[jnp.dtype]:
+  """`dtype` as JAX will store it (e.g. float64 -> float32 without x64); None stays None."""
+  return None if dtype is None else jax.dtypes.canonicalize_dtype(dtype)
+
+
 def cast(tree: Any, dtype: Optional[jax.typing.DTypeLike]) -> Any:
   """Casts every leaf to `dtype`; a None dtype leaves the tree as it is."""
   if dtype is None:

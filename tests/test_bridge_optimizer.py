@@ -10,7 +10,6 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-import functional_optim as fo
 import torch_bridge
 
 OPTAX_TRANSFORMATIONS = {

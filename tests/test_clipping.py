@@ -1,7 +1,6 @@
 """clip, clip_by_block_rms, clip_by_global_norm, adaptive_grad_clip and per-example
 clipping against optax, with thresholds drawn both below and above the norms seen."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax

@@ -1,6 +1,5 @@
 """scale_by_lbfgs and lbfgs against optax."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax

@@ -1,7 +1,6 @@
 """scale, scale_by_learning_rate, scale_by_schedule against optax."""
 
 import optax
-import pytest
 from hypothesis import given, strategies as st
 
 import functional_optim as fo
