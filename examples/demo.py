@@ -17,12 +17,13 @@ from sklearn.datasets import load_digits
 
 import functional_optim as fo
 
+# name -> (optimizer from a learning-rate schedule, default peak learning rate)
 OPTIMIZERS = {
-    "adamw": lambda lr: fo.adamw(lr, weight_decay=1e-4),
-    "adam": fo.adam,
-    "sgd": lambda lr: fo.sgd(lr, momentum=0.9, nesterov=True),
-    "lion": lambda lr: fo.lion(lr / 3),
-    "rmsprop": fo.rmsprop,
+    "adamw": (lambda lr: fo.adamw(lr, weight_decay=1e-4), 3e-3),
+    "adam": (fo.adam, 3e-3),
+    "sgd": (lambda lr: fo.sgd(lr, momentum=0.9, nesterov=True), 0.1),
+    "lion": (fo.lion, 1e-3),
+    "rmsprop": (fo.rmsprop, 1e-3),
 }
 
 
@@ -30,7 +31,7 @@ def parse_args():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--epochs", type=int, default=30, help="passes over the training set (default 30)")
   parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adamw", help="default adamw")
-  parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default 3e-3)")
+  parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default: per optimizer)")
   parser.add_argument("--batch-size", type=int, default=64, help="default 64")
   parser.add_argument("--seed", type=int, default=0, help="initialization and shuffling seed (default 0)")
   return parser.parse_args()
@@ -78,11 +79,13 @@ def main():
   (x_train, y_train), (x_test, y_test) = load_data(args.seed)
   steps_per_epoch = len(x_train) // args.batch_size
   total_steps = args.epochs * steps_per_epoch
+  make_optimizer, default_lr = OPTIMIZERS[args.optimizer]
+  peak_lr = args.lr or default_lr
   schedule = fo.warmup_cosine_decay_schedule(
-      init_value=0.0, peak_value=args.lr, warmup_steps=max(1, total_steps // 10),
+      init_value=0.0, peak_value=peak_lr, warmup_steps=max(1, total_steps // 10),
       decay_steps=total_steps,
   )
-  optimizer = fo.chain(fo.clip_by_global_norm(1.0), OPTIMIZERS[args.optimizer](schedule))
+  optimizer = fo.chain(fo.clip_by_global_norm(1.0), make_optimizer(schedule))
 
   params = init_mlp(jax.random.key(args.seed))
   opt_state = optimizer.init(params)
@@ -94,7 +97,7 @@ def main():
     return fo.apply_updates(params, updates), opt_state, loss
 
   rng = np.random.default_rng(args.seed)
-  print(f"{args.optimizer} + clip_by_global_norm, warmup-cosine lr {args.lr}: "
+  print(f"{args.optimizer} + clip_by_global_norm, warmup-cosine lr {peak_lr}: "
         f"{len(x_train)} train / {len(x_test)} test digits, {total_steps} steps")
   start = time.perf_counter()
   for epoch in range(1, args.epochs + 1):
