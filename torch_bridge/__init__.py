@@ -6,6 +6,11 @@ classes (`torch_bridge.AdamW`, ...) take torch.optim's arguments, produce its
 numbers and read and write its checkpoints.
 """
 
+from ._adaptive import ASGD
+from ._adaptive import Adadelta
+from ._adaptive import Adafactor
+from ._adaptive import Muon
+from ._adaptive import Rprop
 from ._dropin import TorchDropIn
 from ._first_order import Adagrad
 from ._first_order import Adam
@@ -18,14 +23,19 @@ from ._first_order import SGD
 from ._optimizer import FunctionalOptimizer
 
 __all__ = [
+    "Adadelta",
+    "Adafactor",
     "Adagrad",
     "Adam",
     "Adamax",
     "AdamW",
+    "ASGD",
     "FunctionalOptimizer",
+    "Muon",
     "NAdam",
     "RAdam",
     "RMSprop",
+    "Rprop",
     "SGD",
     "TorchDropIn",
 ]

@@ -19,6 +19,12 @@ Example:
   Array([0.899, 0.899], dtype=float32)
 """
 
+from ._adadelta import ADADELTA_TORCH_STATE_KEYS
+from ._adadelta import AdadeltaState
+from ._adadelta import adadelta
+from ._adafactor import ADAFACTOR_TORCH_STATE_KEYS
+from ._adafactor import AdafactorState
+from ._adafactor import adafactor
 from ._adagrad import ADAGRAD_TORCH_STATE_KEYS
 from ._adagrad import AdagradState
 from ._adagrad import adagrad
@@ -30,6 +36,12 @@ from ._adam import adamw
 from ._adamax import ADAMAX_TORCH_STATE_KEYS
 from ._adamax import AdamaxState
 from ._adamax import adamax
+from ._asgd import ASGD_TORCH_STATE_KEYS
+from ._asgd import ASGDState
+from ._asgd import asgd
+from ._muon import MUON_TORCH_STATE_KEYS
+from ._muon import MuonState
+from ._muon import muon
 from ._nadam import NADAM_TORCH_STATE_KEYS
 from ._nadam import NAdamState
 from ._nadam import nadam
@@ -39,11 +51,29 @@ from ._radam import radam
 from ._rmsprop import RMSPROP_TORCH_STATE_KEYS
 from ._rmsprop import RMSpropState
 from ._rmsprop import rmsprop
+from ._rprop import RPROP_TORCH_STATE_KEYS
+from ._rprop import RpropState
+from ._rprop import rprop
 from ._sgd import SGD_TORCH_STATE_KEYS
 from ._sgd import SGDState
 from ._sgd import sgd
 
 __all__ = [
+    "ADADELTA_TORCH_STATE_KEYS",
+    "AdadeltaState",
+    "adadelta",
+    "ADAFACTOR_TORCH_STATE_KEYS",
+    "AdafactorState",
+    "adafactor",
+    "ASGD_TORCH_STATE_KEYS",
+    "ASGDState",
+    "asgd",
+    "MUON_TORCH_STATE_KEYS",
+    "MuonState",
+    "muon",
+    "RPROP_TORCH_STATE_KEYS",
+    "RpropState",
+    "rprop",
     "ADAGRAD_TORCH_STATE_KEYS",
     "AdagradState",
     "adagrad",

@@ -72,6 +72,7 @@ def adafactor(
 
   Example:
     >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
     >>> from functional_optim import torchlike
     >>> tx = torchlike.adafactor(lr=0.1)
     >>> params = {"w": jnp.ones((2, 3)), "b": jnp.ones(3)}
@@ -79,9 +80,9 @@ def adafactor(
     >>> state.row_var["w"].shape, state.col_var["w"].shape, state.variance["w"]
     ((2, 1), (1, 3), None)
     >>> updates, state = tx.update({"w": jnp.ones((2, 3)), "b": jnp.ones(3)}, state, params)
-    >>> updates["w"]
-    Array([[-0.1, -0.1, -0.1],
-           [-0.1, -0.1, -0.1]], dtype=float32)
+    >>> fo.apply_updates(params, updates)["w"]
+    Array([[0.9, 0.9, 0.9],
+           [0.9, 0.9, 0.9]], dtype=float32)
   """
   eps1, eps2 = eps
   if is_number(lr) and not 0.0 <= lr:

@@ -62,12 +62,13 @@ def asgd(
 
   Example:
     >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
     >>> from functional_optim import torchlike
     >>> tx = torchlike.asgd(lr=0.1, lambd=0.0, t0=0.0)
     >>> params = jnp.ones(2)
     >>> updates, state = tx.update(jnp.ones(2), tx.init(params), params)
-    >>> updates, state.ax
-    (Array([-0.1, -0.1], dtype=float32), Array([0.9, 0.9], dtype=float32))
+    >>> fo.apply_updates(params, updates), state.ax
+    (Array([0.9, 0.9], dtype=float32), Array([0.9, 0.9], dtype=float32))
   """
   check_non_negative(lr, f"Invalid learning rate: {lr}")
   check_non_negative(weight_decay, f"Invalid weight_decay value: {weight_decay}")

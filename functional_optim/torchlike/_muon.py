@@ -96,6 +96,10 @@ def muon(
   Newton-Schulz iterations computed in bfloat16, as torch computes them, and the
   parameters decay by `1 - lr * weight_decay` before the step. torch checks
   `ns_steps` and `ns_coefficients` at the first step; here the factory checks them.
+  One deliberate difference: for bfloat16 parameters with `nesterov=False`, torch
+  2.13 divides the momentum buffer itself by its norm (the orthogonalization
+  aliases it; https://github.com/pytorch/pytorch/pull/194664 fixes that); here the
+  buffer is the plain momentum, as torch keeps it for every other dtype.
 
   Args:
     lr: learning rate.
@@ -124,8 +128,8 @@ def muon(
     >>> params = jnp.zeros((2, 2))
     >>> updates, state = tx.update(jnp.eye(2), tx.init(params), params)
     >>> updates
-    Array([[-0.0703125, -0.       ],
-           [-0.       , -0.0703125]], dtype=float32)
+    Array([[-0.1125,  0.    ],
+           [ 0.    , -0.1125]], dtype=float32)
   """
   if is_number(lr) and not 0.0 <= lr:
     raise ValueError(f"Learning rate should be >= 0 but is: {lr}")
