@@ -21,6 +21,7 @@ from ._first_order import RAdam
 from ._first_order import RMSprop
 from ._first_order import SGD
 from ._optimizer import FunctionalOptimizer
+from ._sparse_adam import SparseAdam
 
 __all__ = [
     "Adadelta",
@@ -37,5 +38,6 @@ __all__ = [
     "RMSprop",
     "Rprop",
     "SGD",
+    "SparseAdam",
     "TorchDropIn",
 ]

@@ -57,6 +57,9 @@ from ._rprop import rprop
 from ._sgd import SGD_TORCH_STATE_KEYS
 from ._sgd import SGDState
 from ._sgd import sgd
+from ._sparse_adam import SPARSE_ADAM_TORCH_STATE_KEYS
+from ._sparse_adam import SparseAdamState
+from ._sparse_adam import sparse_adam
 
 __all__ = [
     "ADADELTA_TORCH_STATE_KEYS",
@@ -97,4 +100,7 @@ __all__ = [
     "SGD_TORCH_STATE_KEYS",
     "SGDState",
     "sgd",
+    "SPARSE_ADAM_TORCH_STATE_KEYS",
+    "SparseAdamState",
+    "sparse_adam",
 ]
