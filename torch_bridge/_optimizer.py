@@ -169,8 +169,8 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       with torch.enable_grad():
         loss = closure()
     self._check_groups_unchanged()
-    gathered = [rt.buffers.grads_to_jax() for rt in self._runtimes]
-    if not any(any(has_grad) for _, has_grad in gathered):
+    gathered = [self._gather(rt) for rt in self._runtimes]
+    if not any(any(has_grad) for _, _, has_grad in gathered):
       return loss  # torch does nothing when no parameter has a gradient
     statics, traced = zip(*(_hyperparams.split(self._transformation_hyperparams(g)) for g in self.param_groups))
     specs = tuple(
@@ -182,17 +182,27 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       step_fn = self._compiled[specs] = compile_step(specs)
     new_flat, new_states = step_fn(
         tuple(rt.buffers.params_to_jax() for rt in self._runtimes),
-        tuple(flat for flat, _ in gathered),
-        tuple(jnp.asarray(has_grad) for _, has_grad in gathered),
+        tuple(grads for grads, _, _ in gathered),
+        tuple(extras for _, extras, _ in gathered),
+        tuple(jnp.asarray(has_grad) for _, _, has_grad in gathered),
         tuple(rt.state for rt in self._runtimes),
         traced,
     )
     jax.block_until_ready(new_flat)
-    for rt, flat, state, (_, has_grad) in zip(self._runtimes, new_flat, new_states, gathered):
+    for rt, flat, state, (_, _, has_grad) in zip(self._runtimes, new_flat, new_states, gathered):
       rt.buffers.write_params(flat)
       rt.state = state
       rt.has_state = [old or new for old, new in zip(rt.has_state, has_grad)]
     return loss
+
+  def _gather(self, runtime: "_GroupRuntime"):
+    """`(flat_grads, flat_extras, has_grad)` for one group.
+
+    `flat_extras` maps names of extra `update` arguments to flat per-dtype arrays
+    laid out like the parameters; none here, SparseAdam's gradient masks there.
+    """
+    flat_grads, has_grad = runtime.buffers.grads_to_jax()
+    return flat_grads, {}, has_grad
 
   def _check_groups_unchanged(self) -> None:
     for i, (group, rt) in enumerate(zip(self.param_groups, self._runtimes)):

@@ -24,14 +24,15 @@ class GroupProgram:
   static_hyperparams: tuple  # from _hyperparams.split; hashable
 
 
-def _group_step(spec: GroupProgram, flat_params, flat_grads, has_grad, state, traced):
+def _group_step(spec: GroupProgram, flat_params, flat_grads, flat_extras, has_grad, state, traced):
   params = split_flat(flat_params, spec.layout)
   grads = tuple(
       jnp.where(has_grad[i], g, jnp.zeros_like(g))
       for i, g in enumerate(split_flat(flat_grads, spec.layout))
   )
+  extra_args = {name: split_flat(flat, spec.layout) for name, flat in flat_extras.items()}
   tx = spec.make_transformation(_hyperparams.merge(spec.static_hyperparams, traced))
-  updates, new_state = tx.update(grads, state, params)
+  updates, new_state = tx.update(grads, state, params, **extra_args)
   new_params = fo.apply_updates(params, updates)
   new_params = tuple(jnp.where(has_grad[i], new, old) for i, (new, old) in enumerate(zip(new_params, params)))
   new_state = keep_where_no_grad(new_state, state, has_grad, len(params))
@@ -39,13 +40,18 @@ def _group_step(spec: GroupProgram, flat_params, flat_grads, has_grad, state, tr
 
 
 def compile_step(specs: tuple[GroupProgram, ...]):
-  """One jitted function stepping every group; the states (argument 3) are donated."""
+  """One jitted function stepping every group; the states (argument 4) are donated.
 
-  def step(flat_params, flat_grads, has_grads, states, traced):
+  `flat_extras[g]` maps extra-argument names to flat per-dtype arrays laid out like
+  the parameters (e.g. SparseAdam's gradient masks); each reaches the group's
+  `update` as a keyword argument, one array per parameter.
+  """
+
+  def step(flat_params, flat_grads, flat_extras, has_grads, states, traced):
     results = [
         _group_step(spec, *args)
-        for spec, *args in zip(specs, flat_params, flat_grads, has_grads, states, traced)
+        for spec, *args in zip(specs, flat_params, flat_grads, flat_extras, has_grads, states, traced)
     ]
     return tuple(r[0] for r in results), tuple(r[1] for r in results)
 
-  return jax.jit(step, donate_argnums=(3,))
+  return jax.jit(step, donate_argnums=(4,))

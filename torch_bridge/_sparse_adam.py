@@ -3,24 +3,19 @@
 Each step coalesces every sparse gradient (as torch does, summing repeated
 indices), scatters it into the group's flat per-dtype gradient buffer, and
 builds a flat bool mask of the entries it holds; the compiled step passes the
-masks to `torchlike.sparse_adam` as its `grad_mask` argument. The step differs
-from `FunctionalOptimizer.step` only in what it gathers and that argument.
+masks to `torchlike.sparse_adam` as its `grad_mask` argument, through the
+`_gather` hook of `FunctionalOptimizer`; the step itself is the shared one.
 """
 
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Sequence, Union
 
-import jax
 import jax.numpy as jnp
 import torch
 
-import functional_optim as fo
-from functional_optim.torchlike._sparse_adam import SPARSE_ADAM_TORCH_STATE_KEYS, sparse_adam
+from functional_optim import torchlike
 
-from . import _hyperparams
-from ._buffers import Layout, join_flat, split_flat
+from ._buffers import Layout
 from ._dropin import TorchDropIn
-from ._program import GroupProgram
-from ._state import keep_where_no_grad
 
 Float = Union[float, torch.Tensor]
 DENSE_GRADIENT_MESSAGE = "SparseAdam does not support dense gradients, please consider Adam instead"
@@ -46,52 +41,22 @@ class SparseAdam(TorchDropIn):
     1
   """
 
-  factory = staticmethod(sparse_adam)
-  torch_state_keys = SPARSE_ADAM_TORCH_STATE_KEYS
+  factory = staticmethod(torchlike.sparse_adam)
+  torch_state_keys = torchlike.SPARSE_ADAM_TORCH_STATE_KEYS
 
   def __init__(self, params, lr: Float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                eps: float = 1e-8, maximize: bool = False):
     if isinstance(lr, torch.Tensor) and lr.numel() != 1:
       raise ValueError("Tensor lr must be 1-element")
-    sparse_adam(lr=lr, betas=betas, eps=eps)  # torch's checks and messages come first
+    torchlike.sparse_adam(lr=lr, betas=betas, eps=eps)  # torch's checks and messages come first
     if not isinstance(params, torch.Tensor):  # a tensor is rejected by torch.optim.Optimizer
       params = list(params)
       _check_dense_real(params)
     super().__init__(params, lr=lr, betas=betas, eps=eps, maximize=maximize)
 
-  @torch.no_grad()
-  def step(self, closure: Optional[Callable[[], Any]] = None):
-    """Performs one optimization step; `closure` re-evaluates the model and returns the loss."""
-    loss = None
-    if closure is not None:
-      with torch.enable_grad():
-        loss = closure()
-    self._check_groups_unchanged()
-    gathered = [_gather_sparse_grads(rt.params, rt.buffers.layout) for rt in self._runtimes]
-    if not any(any(has_grad) for _, _, has_grad in gathered):
-      return loss
-    statics, traced = zip(*(_hyperparams.split(self._transformation_hyperparams(g)) for g in self.param_groups))
-    specs = tuple(
-        GroupProgram(rt.buffers.layout, self._make_transformation, static)
-        for rt, static in zip(self._runtimes, statics)
-    )
-    step_fn = self._compiled.get(specs)
-    if step_fn is None:
-      step_fn = self._compiled[specs] = _compile_masked_step(specs)
-    new_flat, new_states = step_fn(
-        tuple(rt.buffers.params_to_jax() for rt in self._runtimes),
-        tuple(grads for grads, _, _ in gathered),
-        tuple(masks for _, masks, _ in gathered),
-        tuple(jnp.asarray(has_grad) for _, _, has_grad in gathered),
-        tuple(rt.state for rt in self._runtimes),
-        traced,
-    )
-    jax.block_until_ready(new_flat)
-    for rt, flat, state, (_, _, has_grad) in zip(self._runtimes, new_flat, new_states, gathered):
-      rt.buffers.write_params(flat)
-      rt.state = state
-      rt.has_state = [old or new for old, new in zip(rt.has_state, has_grad)]
-    return loss
+  def _gather(self, runtime):
+    values, masks, has_grad = _gather_sparse_grads(runtime.params, runtime.buffers.layout)
+    return values, {"grad_mask": masks}, has_grad
 
   def _param_state(self, group_index: int, param_index: int) -> dict[str, Any]:
     entry = super()._param_state(group_index, param_index)
@@ -163,7 +128,8 @@ def _gather_sparse_grads(params: Sequence[torch.Tensor], layout: Layout):
       g = g.coalesce()  # sums repeated indices, as torch's SparseAdam
       dense = g.to_dense()
       mask = torch.zeros(p.shape, dtype=torch.bool, device=p.device)
-      mask[tuple(g.indices())] = True
+      if g.indices().shape[1]:  # (indexing a 0-d mask with no indices would set it)
+        mask[tuple(g.indices())] = True
     values[slot.dtype].append(dense.reshape(-1))
     masks[slot.dtype].append(mask.reshape(-1))
   return (
@@ -171,28 +137,3 @@ def _gather_sparse_grads(params: Sequence[torch.Tensor], layout: Layout):
       {name: jnp.from_dlpack(torch.cat(parts)) for name, parts in masks.items()},
       has_grad,
   )
-
-
-def _group_step(spec: GroupProgram, flat_params, flat_grads, flat_masks, has_grad, state, traced):
-  params = split_flat(flat_params, spec.layout)
-  grads = split_flat(flat_grads, spec.layout)
-  masks = split_flat(flat_masks, spec.layout)
-  tx = spec.make_transformation(_hyperparams.merge(spec.static_hyperparams, traced))
-  updates, new_state = tx.update(grads, state, params, grad_mask=masks)
-  new_params = fo.apply_updates(params, updates)
-  new_params = tuple(jnp.where(has_grad[i], new, old) for i, (new, old) in enumerate(zip(new_params, params)))
-  new_state = keep_where_no_grad(new_state, state, has_grad, len(params))
-  return join_flat(new_params, spec.layout), new_state
-
-
-def _compile_masked_step(specs: tuple[GroupProgram, ...]):
-  """`_program.compile_step` with each group's gradient masks as `grad_mask`."""
-
-  def step(flat_params, flat_grads, flat_masks, has_grads, states, traced):
-    results = [
-        _group_step(spec, *args)
-        for spec, *args in zip(specs, flat_params, flat_grads, flat_masks, has_grads, states, traced)
-    ]
-    return tuple(r[0] for r in results), tuple(r[1] for r in results)
-
-  return jax.jit(step, donate_argnums=(4,))
