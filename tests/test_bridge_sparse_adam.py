@@ -89,6 +89,20 @@ def test_matches_torch_with_checkpoint_interchange(seed, lr, betas, eps, maximiz
   assert isinstance(ours.state[ours_model.words.weight]["step"], int)
 
 
+def test_scalar_parameter_with_empty_and_full_sparse_gradients():
+  states = []
+  for cls in (torch.optim.SparseAdam, SparseAdam):
+    param = torch.nn.Parameter(torch.tensor(1.0))
+    optimizer = cls([param], lr=0.1)
+    for nnz in (0, 1, 0, 1):  # a 0-d sparse tensor holds its one entry or none
+      indices = torch.zeros((0, nnz), dtype=torch.long)
+      param.grad = torch.sparse_coo_tensor(indices, torch.full((nnz,), 0.5), (), check_invariants=True)
+      optimizer.step()
+    states.append((param.detach().clone(), optimizer.state_dict()))
+  torch.testing.assert_close(states[1][0], states[0][0], rtol=RTOL, atol=ATOL)
+  assert_state_dicts_close(states[1][1], states[0][1])
+
+
 def test_parameters_keep_their_storage():
   model = Embeddings(0)
   optimizer = SparseAdam(model.parameters())

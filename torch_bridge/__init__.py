@@ -12,6 +12,7 @@ from ._adaptive import Adafactor
 from ._adaptive import Muon
 from ._adaptive import Rprop
 from ._dropin import TorchDropIn
+from ._lbfgs import LBFGS
 from ._first_order import Adagrad
 from ._first_order import Adam
 from ._first_order import Adamax
@@ -32,6 +33,7 @@ __all__ = [
     "AdamW",
     "ASGD",
     "FunctionalOptimizer",
+    "LBFGS",
     "Muon",
     "NAdam",
     "RAdam",

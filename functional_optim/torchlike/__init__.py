@@ -39,6 +39,9 @@ from ._adamax import adamax
 from ._asgd import ASGD_TORCH_STATE_KEYS
 from ._asgd import ASGDState
 from ._asgd import asgd
+from ._lbfgs import LBFGS_TORCH_STATE_KEYS
+from ._lbfgs import LBFGSState
+from ._lbfgs import lbfgs
 from ._muon import MUON_TORCH_STATE_KEYS
 from ._muon import MuonState
 from ._muon import muon
@@ -71,6 +74,9 @@ __all__ = [
     "ASGD_TORCH_STATE_KEYS",
     "ASGDState",
     "asgd",
+    "LBFGS_TORCH_STATE_KEYS",
+    "LBFGSState",
+    "lbfgs",
     "MUON_TORCH_STATE_KEYS",
     "MuonState",
     "muon",
