@@ -93,6 +93,11 @@ class GroupBuffers:
 def _check_grad(p: torch.Tensor, g: torch.Tensor) -> None:
   if g.is_sparse:
     raise RuntimeError("this optimizer does not support sparse gradients")
+  check_grad_matches(p, g)
+
+
+def check_grad_matches(p: torch.Tensor, g: torch.Tensor) -> None:
+  """Raises `ValueError` unless the gradient has its parameter's shape, dtype and device."""
   if g.shape != p.shape or g.dtype != p.dtype or g.device != p.device:
     raise ValueError(
         f"gradient does not match its parameter: grad {tuple(g.shape)} {g.dtype} on {g.device}, "

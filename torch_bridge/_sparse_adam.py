@@ -15,6 +15,7 @@ import torch
 from functional_optim import torchlike
 
 from ._buffers import Layout
+from ._buffers import check_grad_matches
 from ._dropin import TorchDropIn
 
 Float = Union[float, torch.Tensor]
@@ -120,11 +121,7 @@ def _gather_sparse_grads(params: Sequence[torch.Tensor], layout: Layout):
     else:
       if not g.is_sparse:
         raise RuntimeError(DENSE_GRADIENT_MESSAGE)
-      if g.shape != p.shape or g.dtype != p.dtype or g.device != p.device:
-        raise ValueError(
-            f"gradient does not match its parameter: grad {tuple(g.shape)} {g.dtype} on {g.device}, "
-            f"param {tuple(p.shape)} {p.dtype} on {p.device}"
-        )
+      check_grad_matches(p, g)
       g = g.coalesce()  # sums repeated indices, as torch's SparseAdam
       dense = g.to_dense()
       mask = torch.zeros(p.shape, dtype=torch.bool, device=p.device)
