@@ -58,6 +58,10 @@ from ._base import TransformUpdateExtraArgsFn
 from ._base import TransformUpdateFn
 from ._base import Updates
 from ._base import with_extra_args_support
+from ._checkpoint import load_state
+from ._checkpoint import save_state
+from ._checkpoint import state_from_dict
+from ._checkpoint import state_to_dict
 from ._clipping import adaptive_grad_clip
 from ._clipping import AdaptiveGradClipState
 from ._clipping import clip
@@ -138,6 +142,7 @@ from ._partition import partition
 from ._partition import PartitionState
 from ._polyak import polyak_sgd
 from ._polyak import scale_by_polyak
+from ._precision import with_state_dtype
 from ._radam import radam
 from ._radam import scale_by_radam
 from ._rms import adagrad

@@ -55,6 +55,9 @@ def apply_every(k: jax.typing.ArrayLike = 1) -> GradientTransformation:
     >>> second, state = tx.update(jnp.ones(1), state)
     >>> first, second
     (Array([0.], dtype=float32), Array([2.], dtype=float32))
+
+  References:
+    `optax.apply_every`, https://optax.readthedocs.io/en/latest/api/transformations.html
   """
   if isinstance(k, numbers.Number):
     check_positive_int("k", k)
@@ -78,6 +81,18 @@ class ShouldSkipUpdateFunction(Protocol):
 
   `should_skip` is a boolean scalar array; `skip_state` is any tree of arrays,
   stored in `MultiStepsState.skip_state` (e.g. for monitoring).
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> skip: fo.ShouldSkipUpdateFunction = fo.skip_not_finite
+    >>> should_skip, info = skip({"w": jnp.array([jnp.nan, 1.0])}, 0, None)
+    >>> bool(should_skip), int(info["num_not_finite"])
+    (True, 1)
+
+  References:
+    `optax.ShouldSkipUpdateFunction`,
+    https://optax.readthedocs.io/en/latest/api/optimizer_wrappers.html
   """
 
   def __call__(
@@ -109,6 +124,9 @@ def skip_not_finite(
     >>> import functional_optim as fo
     >>> fo.skip_not_finite([jnp.array([1.0, jnp.inf, jnp.nan])], 0, None)[0]
     Array(True, dtype=bool)
+
+  References:
+    `optax.skip_not_finite`, https://optax.readthedocs.io/en/latest/api/optimizer_wrappers.html
   """
   del gradient_step, params
   num_not_finite = jnp.sum(
@@ -143,6 +161,9 @@ def skip_large_updates(
     >>> import functional_optim as fo
     >>> fo.skip_large_updates([jnp.array([3.0, 4.0])], 0, None, max_squared_norm=20.0)[0]
     Array(True, dtype=bool)
+
+  References:
+    `optax.skip_large_updates`, https://optax.readthedocs.io/en/latest/api/optimizer_wrappers.html
   """
   del gradient_step, params
   # |u|^2 rather than optax's u**2, which is not a squared norm for complex updates.
@@ -230,8 +251,9 @@ def MultiSteps(  # noqa: N802 (optax's name: a class there, a factory here)
     A named tuple with `init` and `update` (usable as a transformation), plus
     `gradient_transformation()`, `has_updated(state)` and `inner_opt`.
 
-  Reference (the running mean): Welford, 1962,
-  https://doi.org/10.1080/00401706.1962.10490022
+  Reference (the running mean):
+    Welford, 1962, "Note on a Method for Calculating Corrected Sums of Squares and Products",
+    https://doi.org/10.1080/00401706.1962.10490022
 
   Example:
     >>> import jax.numpy as jnp

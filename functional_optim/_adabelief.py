@@ -50,7 +50,9 @@ def scale_by_belief(
       differentiate through the transformation.
     nesterov: use Nesterov momentum.
 
-  Reference: Zhuang et al., 2020, https://arxiv.org/abs/2010.07468
+  References:
+    Zhuang et al., 2020, "AdaBelief Optimizer: Adapting Stepsizes by the Belief in Observed
+    Gradients", https://arxiv.org/abs/2010.07468
 
   Example:
     >>> import jax.numpy as jnp
@@ -107,7 +109,9 @@ def adabelief(
     eps_root: added to the second moment at each step.
     nesterov: use Nesterov momentum.
 
-  Reference: Zhuang et al., 2020, https://arxiv.org/abs/2010.07468
+  References:
+    Zhuang et al., 2020, "AdaBelief Optimizer: Adapting Stepsizes by the Belief in Observed
+    Gradients", https://arxiv.org/abs/2010.07468
 
   Example:
     >>> import jax.numpy as jnp

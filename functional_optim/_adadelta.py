@@ -42,7 +42,8 @@ def scale_by_adadelta(
     rho: decay rate of both moving averages, in [0, 1).
     eps: added inside both square roots, >= 0.
 
-  Reference: Zeiler, 2012, https://arxiv.org/abs/1212.5701
+  References:
+    Zeiler, 2012, "ADADELTA: An Adaptive Learning Rate Method", https://arxiv.org/abs/1212.5701
 
   Example:
     >>> import jax.numpy as jnp
@@ -92,7 +93,8 @@ def adadelta(
     weight_decay_mask: a tree of booleans (or a function of the params returning
       one) selecting the leaves to decay; None decays all.
 
-  Reference: Zeiler, 2012, https://arxiv.org/abs/1212.5701
+  References:
+    Zeiler, 2012, "ADADELTA: An Adaptive Learning Rate Method", https://arxiv.org/abs/1212.5701
 
   Example:
     >>> import jax.numpy as jnp

@@ -108,8 +108,10 @@ def scale_by_adam(
     nesterov: use Nesterov momentum (NAdam, Dozat 2016).
 
   References:
-    Kingma and Ba, 2014, https://arxiv.org/abs/1412.6980;
-    Dozat, 2016, https://openreview.net/pdf?id=OM0jvwB8jIp57ZJjtNEZ
+    Kingma and Ba, 2014, "Adam: A Method for Stochastic Optimization",
+    https://arxiv.org/abs/1412.6980;
+    Dozat, 2016, "Incorporating Nesterov Momentum into Adam",
+    https://openreview.net/pdf?id=OM0jvwB8jIp57ZJjtNEZ
 
   Example:
     >>> import jax.numpy as jnp
@@ -177,7 +179,9 @@ def scale_by_amsgrad(
     bias_correction_nu: bias-correct the second moment before the maximum (False
       as in the paper).
 
-  Reference: Reddi et al., 2018, https://openreview.net/forum?id=ryQu7f-RZ
+  References:
+    Reddi et al., 2018, "On the Convergence of Adam and Beyond",
+    https://openreview.net/forum?id=ryQu7f-RZ
 
   Example:
     >>> import jax.numpy as jnp
@@ -237,8 +241,10 @@ def adam(
     nesterov: use Nesterov momentum (the same as `nadam`).
 
   References:
-    Kingma and Ba, 2014, https://arxiv.org/abs/1412.6980;
-    Dozat, 2016, https://openreview.net/pdf?id=OM0jvwB8jIp57ZJjtNEZ
+    Kingma and Ba, 2014, "Adam: A Method for Stochastic Optimization",
+    https://arxiv.org/abs/1412.6980;
+    Dozat, 2016, "Incorporating Nesterov Momentum into Adam",
+    https://openreview.net/pdf?id=OM0jvwB8jIp57ZJjtNEZ
 
   Example:
     >>> import jax.numpy as jnp
@@ -277,7 +283,9 @@ def nadam(
     nesterov: kept for signature compatibility with optax (where `nadam` is
       `adam` with `nesterov=True` bound); False gives plain `adam`.
 
-  Reference: Dozat, 2016, https://openreview.net/pdf?id=OM0jvwB8jIp57ZJjtNEZ
+  References:
+    Dozat, 2016, "Incorporating Nesterov Momentum into Adam",
+    https://openreview.net/pdf?id=OM0jvwB8jIp57ZJjtNEZ
 
   Example:
     >>> import jax.numpy as jnp
@@ -321,8 +329,10 @@ def adamw(
     nesterov: use Nesterov momentum (the same as `nadamw`).
 
   References:
-    Loshchilov and Hutter, 2019, https://arxiv.org/abs/1711.05101;
-    Dozat, 2016, https://openreview.net/pdf?id=OM0jvwB8jIp57ZJjtNEZ
+    Loshchilov and Hutter, 2019, "Decoupled Weight Decay Regularization",
+    https://arxiv.org/abs/1711.05101;
+    Dozat, 2016, "Incorporating Nesterov Momentum into Adam",
+    https://openreview.net/pdf?id=OM0jvwB8jIp57ZJjtNEZ
 
   Example:
     >>> import jax.numpy as jnp
@@ -368,8 +378,10 @@ def nadamw(
       `adamw` with `nesterov=True` bound); False gives plain `adamw`.
 
   References:
-    Loshchilov and Hutter, 2019, https://arxiv.org/abs/1711.05101;
-    Dozat, 2016, https://openreview.net/pdf?id=OM0jvwB8jIp57ZJjtNEZ
+    Loshchilov and Hutter, 2019, "Decoupled Weight Decay Regularization",
+    https://arxiv.org/abs/1711.05101;
+    Dozat, 2016, "Incorporating Nesterov Momentum into Adam",
+    https://openreview.net/pdf?id=OM0jvwB8jIp57ZJjtNEZ
 
   Example:
     >>> import jax.numpy as jnp
@@ -407,7 +419,9 @@ def amsgrad(
     bias_correction_mu: bias-correct the first moment (False as in the paper).
     bias_correction_nu: bias-correct the second moment (False as in the paper).
 
-  Reference: Reddi et al., 2018, https://openreview.net/forum?id=ryQu7f-RZ
+  References:
+    Reddi et al., 2018, "On the Convergence of Adam and Beyond",
+    https://openreview.net/forum?id=ryQu7f-RZ
 
   Example:
     >>> import jax.numpy as jnp

@@ -34,7 +34,9 @@ def scale_by_adamax(
     b2: decay rate of the weighted maximum of past gradient moduli, in [0, 1).
     eps: added to `|g|` to avoid dividing by zero.
 
-  Reference: Kingma and Ba, 2014, section 7, https://arxiv.org/abs/1412.6980
+  References:
+    Kingma and Ba, 2014, section 7, "Adam: A Method for Stochastic Optimization",
+    https://arxiv.org/abs/1412.6980
 
   Example:
     >>> import jax.numpy as jnp
@@ -80,7 +82,9 @@ def adamax(
     b2: decay rate of the weighted maximum of past gradient moduli, in [0, 1).
     eps: added to `|g|` to avoid dividing by zero.
 
-  Reference: Kingma and Ba, 2014, section 7, https://arxiv.org/abs/1412.6980
+  References:
+    Kingma and Ba, 2014, section 7, "Adam: A Method for Stochastic Optimization",
+    https://arxiv.org/abs/1412.6980
 
   Example:
     >>> import jax.numpy as jnp
@@ -116,7 +120,9 @@ def adamaxw(
     mask: a tree of booleans (or a function of the params returning one) selecting
       the leaves to decay; the Adamax scaling applies to all leaves.
 
-  Reference: Loshchilov and Hutter, 2019, https://arxiv.org/abs/1711.05101
+  References:
+    Loshchilov and Hutter, 2019, "Decoupled Weight Decay Regularization",
+    https://arxiv.org/abs/1711.05101
 
   Example:
     >>> import jax.numpy as jnp

@@ -51,7 +51,9 @@ def scale_by_adan(
     eps: added to the denominator outside the square root.
     eps_root: added inside the square root.
 
-  Reference: Xie et al., 2022, https://arxiv.org/abs/2208.06677
+  References:
+    Xie et al., 2022, "Adan: Adaptive Nesterov Momentum Algorithm for Faster Optimizing Deep
+    Models", https://arxiv.org/abs/2208.06677
 
   Example:
     >>> import jax.numpy as jnp
@@ -115,7 +117,9 @@ def adan(
     mask: a tree of booleans (or a function of the params returning one) selecting
       the leaves to decay.
 
-  Reference: Xie et al., 2022, https://arxiv.org/abs/2208.06677
+  References:
+    Xie et al., 2022, "Adan: Adaptive Nesterov Momentum Algorithm for Faster Optimizing Deep
+    Models", https://arxiv.org/abs/2208.06677
 
   Example:
     >>> import jax.numpy as jnp

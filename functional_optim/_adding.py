@@ -44,7 +44,9 @@ def add_decayed_weights(
     mask: a tree of booleans (or a function of the params returning one) selecting
       the leaves to decay; None decays all.
 
-  Reference: Loshchilov and Hutter, 2019, https://arxiv.org/abs/1711.05101
+  References:
+    Loshchilov and Hutter, 2019, "Decoupled Weight Decay Regularization",
+    https://arxiv.org/abs/1711.05101
 
   Example:
     >>> import jax.numpy as jnp
@@ -120,7 +122,9 @@ def add_noise(
     key: a PRNG key or an integer seed (default 0).
     seed: the older spelling of `key`; give at most one of the two.
 
-  Reference: Neelakantan et al., 2015, https://arxiv.org/abs/1511.06807
+  References:
+    Neelakantan et al., 2015, "Adding Gradient Noise Improves Learning for Very Deep Networks",
+    https://arxiv.org/abs/1511.06807
 
   Example:
     >>> import jax.numpy as jnp

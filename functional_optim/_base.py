@@ -20,14 +20,41 @@ NO_PARAMS_MSG = (
 
 
 class TransformInitFn(Protocol):
-  """`init(params) -> state`."""
+  """`init(params) -> state`.
+
+  Any function `params -> state`, such as the `init` of a `GradientTransformation`.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> init: fo.TransformInitFn = fo.trace(decay=0.9).init
+    >>> init(jnp.ones(2)).trace.tolist()
+    [0.0, 0.0]
+
+  References:
+    `optax.TransformInitFn`, https://optax.readthedocs.io/en/latest/api/transformations.html
+  """
 
   def __call__(self, params: Params) -> OptState:
     ...
 
 
 class TransformUpdateFn(Protocol):
-  """`update(updates, state, params=None) -> (updates, state)`."""
+  """`update(updates, state, params=None) -> (updates, state)`.
+
+  Any function with the signature of a `GradientTransformation`'s `update`.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> tx = fo.scale(-0.1)
+    >>> update: fo.TransformUpdateFn = tx.update
+    >>> [round(u, 4) for u in update(jnp.array([1.0, -2.0]), tx.init(jnp.ones(2)))[0].tolist()]
+    [-0.1, 0.2]
+
+  References:
+    `optax.TransformUpdateFn`, https://optax.readthedocs.io/en/latest/api/transformations.html
+  """
 
   def __call__(
       self, updates: Updates, state: OptState, params: Optional[Params] = None
@@ -36,7 +63,23 @@ class TransformUpdateFn(Protocol):
 
 
 class TransformUpdateExtraArgsFn(Protocol):
-  """`update(updates, state, params=None, **extra_args) -> (updates, state)`."""
+  """`update(updates, state, params=None, **extra_args) -> (updates, state)`.
+
+  An `update` that also accepts extra keyword arguments (such as `value` for line
+  searches), which it may use or ignore.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> tx = fo.chain(fo.scale(2.0))
+    >>> update: fo.TransformUpdateExtraArgsFn = tx.update
+    >>> update(jnp.ones(1), tx.init(jnp.ones(1)), value=3.0)[0].tolist()
+    [2.0]
+
+  References:
+    `optax.TransformUpdateExtraArgsFn`,
+    https://optax.readthedocs.io/en/latest/api/transformations.html
+  """
 
   def __call__(
       self,
@@ -84,7 +127,17 @@ class EmptyState(NamedTuple):
 
 
 def init_empty_state(params: Params) -> EmptyState:
-  """`init` function for a stateless transformation."""
+  """`init` function for a stateless transformation.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> fo.init_empty_state({"w": jnp.ones(2)})
+    EmptyState()
+
+  References:
+    `optax.init_empty_state`, https://optax.readthedocs.io/en/latest/api/transformations.html
+  """
   del params
   return EmptyState()
 
@@ -99,6 +152,9 @@ def identity() -> GradientTransformation:
     >>> tx = fo.identity()
     >>> tx.update(1.0, tx.init(0.0))[0]
     1.0
+
+  References:
+    `optax.identity`, https://optax.readthedocs.io/en/latest/api/transformations.html
   """
 
   def update_fn(updates, state, params=None):
@@ -119,6 +175,9 @@ def set_to_zero() -> GradientTransformation:
     >>> tx = fo.set_to_zero()
     >>> tx.update(jnp.ones(2), tx.init(jnp.ones(2)))[0]
     Array([0., 0.], dtype=float32)
+
+  References:
+    `optax.set_to_zero`, https://optax.readthedocs.io/en/latest/api/transformations.html
   """
 
   def update_fn(updates, state, params=None):
@@ -142,6 +201,9 @@ def stateless(
     >>> tx = fo.stateless(lambda u, p: jax.tree.map(lambda x: 2 * x, u))
     >>> tx.update(jnp.ones(1), tx.init(None))[0]
     Array([2.], dtype=float32)
+
+  References:
+    `optax.stateless`, https://optax.readthedocs.io/en/latest/api/transformations.html
   """
 
   def update_fn(updates, state, params=None):
@@ -164,6 +226,10 @@ def stateless_with_tree_map(
     >>> tx = fo.stateless_with_tree_map(lambda g, p: -g)
     >>> tx.update(jnp.ones(1), tx.init(None))[0]
     Array([-1.], dtype=float32)
+
+  References:
+    `optax.stateless_with_tree_map`,
+    https://optax.readthedocs.io/en/latest/api/transformations.html
   """
 
   def update_fn(updates, state, params=None):
@@ -183,6 +249,10 @@ def with_extra_args_support(tx: GradientTransformation) -> GradientTransformatio
     >>> tx = fo.with_extra_args_support(fo.identity())
     >>> tx.update(1.0, tx.init(0.0), value=3.0)[0]
     1.0
+
+  References:
+    `optax.with_extra_args_support`,
+    https://optax.readthedocs.io/en/latest/api/transformations.html
   """
   if isinstance(tx, GradientTransformationExtraArgs):
     return tx

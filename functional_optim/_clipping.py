@@ -50,6 +50,10 @@ def clip(max_delta: jax.typing.ArrayLike) -> GradientTransformation:
     >>> tx = fo.clip(1.0)
     >>> tx.update(jnp.array([-3.0, 0.5, 2.0]), tx.init(None))[0]
     Array([-1. ,  0.5,  1. ], dtype=float32)
+
+  References:
+    Pascanu, Mikolov and Bengio, 2013, "On the difficulty of training recurrent neural
+    networks", https://arxiv.org/abs/1211.5063
   """
   check_non_negative("max_delta", max_delta)
 
@@ -74,6 +78,11 @@ def clip_by_block_rms(threshold: jax.typing.ArrayLike) -> GradientTransformation
     >>> tx = fo.clip_by_block_rms(1.0)
     >>> tx.update(jnp.array([3.0, 4.0, 0.0, 0.0]), tx.init(None))[0]
     Array([1.2, 1.6, 0. , 0. ], dtype=float32)
+
+  References:
+    `optax.clip_by_block_rms`, https://optax.readthedocs.io/en/latest/api/transformations.html;
+    Pascanu, Mikolov and Bengio, 2013, "On the difficulty of training recurrent neural
+    networks", https://arxiv.org/abs/1211.5063
   """
   check_positive("threshold", threshold)
 
@@ -94,7 +103,9 @@ def clip_by_global_norm(max_norm: jax.typing.ArrayLike) -> GradientTransformatio
   Args:
     max_norm: the largest global norm.
 
-  Reference: Pascanu et al., 2012, https://arxiv.org/abs/1211.5063
+  References:
+    Pascanu et al., 2012, "On the difficulty of training recurrent neural networks",
+    https://arxiv.org/abs/1211.5063
 
   Example:
     >>> import jax.numpy as jnp
@@ -147,7 +158,8 @@ def per_example_global_norm_clip(
     The sum of the clipped gradients (without the batch axis) and the number of
     examples that were clipped.
 
-  Reference: Abadi et al., 2016, https://arxiv.org/abs/1607.00133
+  References:
+    Abadi et al., 2016, "Deep Learning with Differential Privacy", https://arxiv.org/abs/1607.00133
 
   Example:
     >>> import jax.numpy as jnp
@@ -187,7 +199,9 @@ def per_example_layer_norm_clip(
     The tree of sums of the clipped gradients and the tree of the numbers of
     examples clipped per leaf.
 
-  Reference: McMahan et al., 2017, https://arxiv.org/abs/1710.06963
+  References:
+    McMahan et al., 2017, "Learning Differentially Private Recurrent Language Models",
+    https://arxiv.org/abs/1710.06963
 
   Example:
     >>> import jax.numpy as jnp
@@ -276,7 +290,9 @@ def adaptive_grad_clip(
     axis: the axis or axes to reduce over to compute unit norms; None infers them
       from the rank (1 to 5), as described above.
 
-  Reference: Brock et al., 2021, https://arxiv.org/abs/2102.06171
+  References:
+    Brock et al., 2021, "High-Performance Large-Scale Image Recognition Without Normalization",
+    https://arxiv.org/abs/2102.06171
 
   Example:
     >>> import jax.numpy as jnp

@@ -23,6 +23,9 @@ def chain(*args: GradientTransformation) -> GradientTransformationExtraArgs:
     >>> updates, _ = tx.update(jnp.array([3.0, 4.0]), tx.init(jnp.zeros(2)))
     >>> updates
     Array([-0.3, -0.4], dtype=float32)
+
+  References:
+    `optax.chain`, https://optax.readthedocs.io/en/latest/api/combining_optimizers.html
   """
   transforms = [with_extra_args_support(t) for t in args]
 
@@ -57,6 +60,9 @@ def named_chain(
     >>> tx = fo.named_chain(("clip", fo.clip(1.0)), ("sgd", fo.sgd(0.1)))
     >>> list(tx.init(0.0).keys())
     ['clip', 'sgd']
+
+  References:
+    `optax.named_chain`, https://optax.readthedocs.io/en/latest/api/combining_optimizers.html
   """
   names = [name for name, _ in args]
   if len(set(names)) != len(names):

@@ -76,6 +76,10 @@ def conditionally_transform(
     >>> second, state = tx.update(jnp.ones(1), state)
     >>> first, second
     (Array([10.], dtype=float32), Array([1.], dtype=float32))
+
+  References:
+    `optax.transforms.conditionally_transform`,
+    https://optax.readthedocs.io/en/latest/api/transformations.html
   """
   inner = with_extra_args_support(inner)
 
@@ -120,6 +124,10 @@ def conditionally_mask(
     >>> second, state = tx.update(jnp.ones(1), state)
     >>> first, second
     (Array([0.], dtype=float32), Array([10.], dtype=float32))
+
+  References:
+    `optax.transforms.conditionally_mask`,
+    https://optax.readthedocs.io/en/latest/api/transformations.html
   """
   inner = with_extra_args_support(inner)
 
@@ -160,8 +168,8 @@ def apply_if_finite(
     max_consecutive_errors: how many consecutive non-finite steps are skipped
       before giving up and applying them.
 
-  Reference (skipping overflowing steps, as in dynamic loss scaling): Micikevicius
-  et al., 2018, https://arxiv.org/abs/1710.03740
+  Reference (skipping overflowing steps, as in dynamic loss scaling):
+    Micikevicius et al., 2018, "Mixed Precision Training", https://arxiv.org/abs/1710.03740
 
   Example:
     >>> import jax.numpy as jnp

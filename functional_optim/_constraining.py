@@ -33,6 +33,10 @@ def keep_params_nonnegative() -> GradientTransformation:
     >>> params = jnp.array([1.0, 2.0])
     >>> tx.update(jnp.array([-3.0, -1.0]), tx.init(params), params)[0]
     Array([-1., -1.], dtype=float32)
+
+  References:
+    `optax.keep_params_nonnegative`,
+    https://optax.readthedocs.io/en/latest/api/transformations.html
   """
 
   def init_fn(params):
@@ -71,6 +75,9 @@ def zero_nans() -> GradientTransformation:
     >>> updates, state = tx.update(jnp.array([1.0, jnp.nan]), tx.init(jnp.zeros(2)))
     >>> updates, state.found_nan
     (Array([1., 0.], dtype=float32), Array(True, dtype=bool))
+
+  References:
+    `optax.zero_nans`, https://optax.readthedocs.io/en/latest/api/transformations.html
   """
 
   def init_fn(params):

@@ -53,7 +53,9 @@ def scale_by_distance_over_gradients(
     param_dtype: dtype in which the initial parameters are stored.
     global_scale: factor on every step size, typically 1.0 (or -1.0 to descend).
 
-  Reference: Ivgi et al., 2023, https://arxiv.org/abs/2302.12022
+  References:
+    Ivgi et al., 2023, "DoG is SGD's Best Friend: A Parameter-Free Dynamic Step Size Schedule",
+    https://arxiv.org/abs/2302.12022
 
   Example:
     >>> import jax.numpy as jnp

@@ -99,8 +99,10 @@ def scale_by_factored_rms(
     decay_rate_fn: maps `(step, decay_rate)` to the decay of the moving averages.
 
   References:
-    Shazeer and Stern, 2018, https://arxiv.org/abs/1804.04235;
-    Zhai et al., 2021, https://arxiv.org/abs/2106.04560 (capped decay schedules)
+    Shazeer and Stern, 2018, "Adafactor: Adaptive Learning Rates with Sublinear Memory Cost",
+    https://arxiv.org/abs/1804.04235;
+    Zhai et al., 2021, "Scaling Vision Transformers", https://arxiv.org/abs/2106.04560 (capped decay
+    schedules)
 
   Example:
     >>> import jax.numpy as jnp
@@ -204,7 +206,9 @@ def adafactor(
     weight_decay_mask: a tree of booleans (or a function of the params returning
       one) selecting the leaves to decay; None decays all.
 
-  Reference: Shazeer and Stern, 2018, https://arxiv.org/abs/1804.04235
+  References:
+    Shazeer and Stern, 2018, "Adafactor: Adaptive Learning Rates with Sublinear Memory Cost",
+    https://arxiv.org/abs/1804.04235
 
   Example:
     >>> import jax.numpy as jnp

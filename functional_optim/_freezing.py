@@ -30,6 +30,9 @@ def freeze(mask: Union[bool, ArrayTree]) -> GradientTransformationExtraArgs:
     >>> grads = {"a": jnp.ones(1), "b": jnp.ones(1)}
     >>> tx.update(grads, tx.init(grads))[0]
     {'a': Array([0.], dtype=float32), 'b': Array([1.], dtype=float32)}
+
+  References:
+    `optax.transforms.freeze`, https://optax.readthedocs.io/en/latest/api/transformations.html
   """
   return masked(set_to_zero(), mask)
 
@@ -56,6 +59,10 @@ def selective_transform(
     >>> grads = {"a": jnp.ones(1), "b": jnp.ones(1)}
     >>> tx.update(grads, tx.init(grads))[0]
     {'a': Array([0.], dtype=float32), 'b': Array([-0.1], dtype=float32)}
+
+  References:
+    `optax.transforms.selective_transform`,
+    https://optax.readthedocs.io/en/latest/api/transformations.html
   """
 
   def label_fn(params):

@@ -75,6 +75,9 @@ class WrappedSchedule:
     >>> state = sched.update(sched.init())
     >>> sched(state)
     Array(2, dtype=int32)
+
+  References:
+    `optax.WrappedSchedule`, https://optax.readthedocs.io/en/latest/api/optimizer_schedules.html
   """
 
   def __init__(self, schedule_fn: Schedule):
@@ -156,6 +159,10 @@ def inject_hyperparams(
     >>> state.hyperparams["learning_rate"] = 0.5
     >>> tx.update(jnp.ones(1), state)[0]
     Array([-0.5], dtype=float32)
+
+  References:
+    `optax.inject_hyperparams`,
+    https://optax.readthedocs.io/en/latest/api/optimizer_schedules.html
   """
   static_args = {static_args} if isinstance(static_args, str) else set(static_args)
   inner_signature = inspect.signature(inner_factory)
@@ -250,6 +257,10 @@ def inject_stateful_hyperparams(
     ...   tx = fo.inject_stateful_hyperparams(fo.scale)(step_size=2.0)
     >>> tx.update(1.0, tx.init(0.0))[0]
     Array(2., dtype=float32)
+
+  References:
+    `optax.inject_stateful_hyperparams`,
+    https://optax.readthedocs.io/en/latest/api/optimizer_schedules.html
   """
   warnings.warn(
       "inject_stateful_hyperparams is deprecated, use inject_hyperparams instead",

@@ -41,6 +41,9 @@ def flatten(inner: GradientTransformation) -> GradientTransformationExtraArgs:
     >>> tx.update(grads, tx.init(grads))[0]["a"]
     Array([[2., 2.],
            [2., 2.]], dtype=float32)
+
+  References:
+    `optax.flatten`, https://optax.readthedocs.io/en/latest/api/optimizer_wrappers.html
   """
   inner = with_extra_args_support(inner)
 

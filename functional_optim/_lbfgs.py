@@ -229,9 +229,9 @@ def lbfgs(
     ...   updates, state = solver.update(
     ...       grad, state, params, value=value, grad=grad, value_fn=f)
     ...   params = fo.apply_updates(params, updates)
-    ...   print(f"{f(params):.2E}")
-    7.52E+00
-    7.46E-14
+    ...   print(f"{f(params):.2f}")
+    7.52
+    0.00
   """
   base_scaling = scale(-1.0) if learning_rate is None else scale_by_learning_rate(learning_rate)
   return chain(

@@ -149,6 +149,12 @@ def value_and_grad_from_state(
     5.04E+00
     1.81E+00
     6.53E-01
+
+  References:
+    `optax.value_and_grad_from_state`,
+    https://optax.readthedocs.io/en/latest/api/utilities.html;
+    Nocedal and Wright, 2006, "Numerical Optimization" (2nd ed., chapter 3),
+    https://doi.org/10.1007/978-0-387-40065-5
   """
 
   def value_and_grad(params, *fn_args, state, **fn_kwargs):

@@ -54,7 +54,9 @@ def scale_by_lion(
       `"refined"` keeps `x` where `|x| < 1` and takes the sign elsewhere.
     smooth_beta: sharpness of the `tanh` in `"smooth"` mode.
 
-  Reference: Chen et al., 2023, https://arxiv.org/abs/2302.06675
+  References:
+    Chen et al., 2023, "Symbolic Discovery of Optimization Algorithms",
+    https://arxiv.org/abs/2302.06675
 
   Example:
     >>> import jax.numpy as jnp
@@ -110,7 +112,9 @@ def lion(
     mask: a tree of booleans (or a function of the params returning one) selecting
       the leaves to decay; None decays all.
 
-  Reference: Chen et al., 2023, https://arxiv.org/abs/2302.06675
+  References:
+    Chen et al., 2023, "Symbolic Discovery of Optimization Algorithms",
+    https://arxiv.org/abs/2302.06675
 
   Example:
     >>> import jax.numpy as jnp

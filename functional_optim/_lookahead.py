@@ -28,7 +28,9 @@ class LookaheadParams(NamedTuple):
 
   Compute gradients at `fast`; evaluate (infer, test) with `slow`.
 
-  Reference: Zhang et al., 2019, https://arxiv.org/abs/1907.08610
+  References:
+    Zhang et al., 2019, "Lookahead Optimizer: k steps forward, 1 step back",
+    https://arxiv.org/abs/1907.08610
 
   Example:
     >>> import jax.numpy as jnp
@@ -84,7 +86,9 @@ def lookahead(
     slow_step_size: how far `slow` moves towards `fast` at a synchronization.
     reset_state: re-initialize the fast optimizer's state at each synchronization.
 
-  Reference: Zhang et al., 2019, https://arxiv.org/abs/1907.08610
+  References:
+    Zhang et al., 2019, "Lookahead Optimizer: k steps forward, 1 step back",
+    https://arxiv.org/abs/1907.08610
 
   Example:
     >>> import jax.numpy as jnp

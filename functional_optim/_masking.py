@@ -53,6 +53,9 @@ def masked(
     >>> updates, _ = decay.update(jax.tree.map(jnp.zeros_like, params), decay.init(params), params)
     >>> updates["b"], updates["w"][0]
     (Array([0., 0.], dtype=float32), Array([0.1, 0.1], dtype=float32))
+
+  References:
+    `optax.masked`, https://optax.readthedocs.io/en/latest/api/optimizer_wrappers.html
   """
   inner = with_extra_args_support(inner)
 

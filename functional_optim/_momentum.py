@@ -49,7 +49,9 @@ def trace(
     nesterov: use Nesterov's accelerated form.
     accumulator_dtype: dtype of the stored trace; None keeps the params' dtypes.
 
-  Reference: Sutskever et al., 2013, http://proceedings.mlr.press/v28/sutskever13.pdf
+  References:
+    Sutskever et al., 2013, "On the importance of initialization and momentum in deep learning",
+    http://proceedings.mlr.press/v28/sutskever13.pdf
 
   Example:
     >>> import jax.numpy as jnp
@@ -100,7 +102,9 @@ def ema(
     debias: divide by `1 - decay**t` to undo the bias of the zero initialisation.
     accumulator_dtype: dtype of the stored average; None keeps the params' dtypes.
 
-  Reference: Kingma and Ba, 2014 (bias correction), https://arxiv.org/abs/1412.6980
+  References:
+    Kingma and Ba, 2014 (bias correction), "Adam: A Method for Stochastic Optimization",
+    https://arxiv.org/abs/1412.6980
 
   Example:
     >>> import jax.numpy as jnp
@@ -148,7 +152,9 @@ def sgd(
     nesterov: use Nesterov momentum.
     accumulator_dtype: dtype of the momentum; None keeps the params' dtypes.
 
-  Reference: Sutskever et al., 2013, http://proceedings.mlr.press/v28/sutskever13.pdf
+  References:
+    Sutskever et al., 2013, "On the importance of initialization and momentum in deep learning",
+    http://proceedings.mlr.press/v28/sutskever13.pdf
 
   Example:
     >>> import jax.numpy as jnp
@@ -185,7 +191,9 @@ def noisy_sgd(
     key: a PRNG key or an integer seed (default 0).
     seed: the older spelling of `key`; give at most one of the two.
 
-  Reference: Neelakantan et al., 2015, https://arxiv.org/abs/1511.06807
+  References:
+    Neelakantan et al., 2015, "Adding Gradient Noise Improves Learning for Very Deep Networks",
+    https://arxiv.org/abs/1511.06807
 
   Example:
     >>> import jax.numpy as jnp

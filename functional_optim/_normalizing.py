@@ -24,7 +24,9 @@ def centralize() -> GradientTransformation:
 
   Updates of rank 0 and 1 are left as they are.
 
-  Reference: Yong et al., 2020, https://arxiv.org/abs/2004.01461
+  References:
+    Yong et al., 2020, "Gradient Centralization: A New Optimization Technique for Deep Neural
+    Networks", https://arxiv.org/abs/2004.01461
 
   Example:
     >>> import jax.numpy as jnp
@@ -52,7 +54,9 @@ def normalize_by_update_norm(
       negative, e.g. -1 for normalized gradient descent.
     eps: added to the norm, avoiding a division by zero.
 
-  Reference: Hazan et al., 2015 (normalized gradient descent), https://arxiv.org/abs/1507.02030
+  References:
+    Hazan et al., 2015 (normalized gradient descent), "Beyond Convexity: Stochastic Quasi-Convex
+    Optimization", https://arxiv.org/abs/1507.02030
 
   Example:
     >>> import jax.numpy as jnp
@@ -99,7 +103,9 @@ def scale_gradient(inputs: PyTree, scale: jax.typing.ArrayLike) -> PyTree:
     scale: the factor applied to the gradient in the backward pass; it may be an
       array, even a traced one.
 
-  Reference: Ganin and Lempitsky, 2015 (gradient reversal), https://arxiv.org/abs/1409.7495
+  References:
+    Ganin and Lempitsky, 2015 (gradient reversal), "Unsupervised Domain Adaptation by
+    Backpropagation", https://arxiv.org/abs/1409.7495
 
   Example:
     >>> import jax, jax.numpy as jnp

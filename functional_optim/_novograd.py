@@ -52,8 +52,10 @@ def scale_by_novograd(
     mu_dtype: dtype of the momentum; None keeps the params' dtypes.
 
   References:
-    Ginsburg et al., 2019, https://arxiv.org/abs/1905.11286;
-    Li et al., 2019, https://arxiv.org/abs/1904.03288
+    Ginsburg et al., 2019, "Stochastic Gradient Methods with Layer-wise Adaptive Moments for
+    Training of Deep Networks", https://arxiv.org/abs/1905.11286;
+    Li et al., 2019, "Jasper: An End-to-End Convolutional Neural Acoustic Model",
+    https://arxiv.org/abs/1904.03288
 
   Example:
     >>> import jax.numpy as jnp
@@ -126,8 +128,10 @@ def novograd(
       schedule is not supported here despite the type).
 
   References:
-    Ginsburg et al., 2019, https://arxiv.org/abs/1905.11286;
-    Li et al., 2019, https://arxiv.org/abs/1904.03288
+    Ginsburg et al., 2019, "Stochastic Gradient Methods with Layer-wise Adaptive Moments for
+    Training of Deep Networks", https://arxiv.org/abs/1905.11286;
+    Li et al., 2019, "Jasper: An End-to-End Convolutional Neural Acoustic Model",
+    https://arxiv.org/abs/1904.03288
 
   Example:
     >>> import jax.numpy as jnp

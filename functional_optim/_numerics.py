@@ -15,6 +15,9 @@ def abs_sq(x: jax.typing.ArrayLike) -> jax.Array:
     >>> import functional_optim as fo
     >>> fo.abs_sq(jnp.array([3.0 + 4.0j]))
     Array([25.], dtype=float32)
+
+  References:
+    `optax.abs_sq`, https://optax.readthedocs.io/en/latest/api/utilities.html
   """
   if not isinstance(x, (np.ndarray, jnp.ndarray)):
     raise ValueError(f"abs_sq accepts only arrays, got {type(x).__name__}: {x!r}")
@@ -33,8 +36,13 @@ def safe_norm(
   Example:
     >>> import jax.numpy as jnp
     >>> import functional_optim as fo
-    >>> fo.safe_norm(jnp.zeros(3), 1e-6)
-    Array(1.e-06, dtype=float32, weak_type=True)
+    >>> float(fo.safe_norm(jnp.zeros(3), 0.5))
+    0.5
+    >>> float(fo.safe_norm(jnp.array([3.0, 4.0]), 1e-6))
+    5.0
+
+  References:
+    `optax.safe_norm`, https://optax.readthedocs.io/en/latest/api/utilities.html
   """
   norm = jnp.linalg.norm(x, ord=ord, axis=axis, keepdims=True)
   x = jnp.where(norm <= min_norm, jnp.ones_like(x), x)
@@ -49,8 +57,11 @@ def safe_root_mean_squares(x: jax.typing.ArrayLike, min_rms: jax.typing.ArrayLik
   Example:
     >>> import jax.numpy as jnp
     >>> import functional_optim as fo
-    >>> fo.safe_root_mean_squares(jnp.array([3.0, 4.0]), 0.0)
-    Array(3.535534, dtype=float32)
+    >>> round(float(fo.safe_root_mean_squares(jnp.array([3.0, 4.0]), 0.0)), 4)
+    3.5355
+
+  References:
+    `optax.safe_root_mean_squares`, https://optax.readthedocs.io/en/latest/api/utilities.html
   """
   rms = jnp.sqrt(jnp.mean(abs_sq(x)))
   x = jnp.where(rms <= min_rms, jnp.ones_like(x), x)
@@ -65,6 +76,9 @@ def safe_increment(count: jax.typing.ArrayLike) -> jax.typing.ArrayLike:
     >>> import functional_optim as fo
     >>> fo.safe_increment(jnp.asarray(2147483647, dtype=jnp.int32))
     Array(2147483647, dtype=int32)
+
+  References:
+    `optax.safe_increment`, https://optax.readthedocs.io/en/latest/api/utilities.html
   """
   count_dtype = jnp.asarray(count).dtype
   if jnp.issubdtype(count_dtype, jnp.integer):

@@ -44,7 +44,9 @@ def scale_by_optimistic_gradient(
     alpha: coefficient of the current gradient (>= 0).
     beta: coefficient of the negative momentum, the "optimism" (>= 0).
 
-  Reference: Mokhtari et al., 2019, https://arxiv.org/abs/1901.08511
+  References:
+    Mokhtari et al., 2019, "A Unified Analysis of Extra-gradient and Optimistic Gradient Methods for
+    Saddle Point Problems: Proximal Point Approach", https://arxiv.org/abs/1901.08511
 
   Example:
     >>> import jax.numpy as jnp
@@ -94,7 +96,9 @@ def optimistic_gradient_descent(
     alpha: coefficient of the current gradient.
     beta: coefficient of the negative momentum.
 
-  Reference: Mokhtari et al., 2019, https://arxiv.org/abs/1901.08511
+  References:
+    Mokhtari et al., 2019, "A Unified Analysis of Extra-gradient and Optimistic Gradient Methods for
+    Saddle Point Problems: Proximal Point Approach", https://arxiv.org/abs/1901.08511
 
   Example:
     >>> import jax.numpy as jnp
@@ -134,7 +138,8 @@ def optimistic_adam(
     mu_dtype: dtype of the first moment; None keeps the dtype of the params.
     nesterov: use Nesterov momentum.
 
-  Reference: Daskalakis et al., 2017, https://arxiv.org/abs/1711.00141
+  References:
+    Daskalakis et al., 2017, "Training GANs with Optimism", https://arxiv.org/abs/1711.00141
 
   Example:
     >>> import warnings
@@ -143,8 +148,8 @@ def optimistic_adam(
     >>> with warnings.catch_warnings():
     ...   warnings.simplefilter("ignore", DeprecationWarning)
     ...   tx = fo.optimistic_adam(0.1, nesterov=False)
-    >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]
-    Array([-0.09999933], dtype=float32)
+    >>> [round(u, 4) for u in tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0].tolist()]
+    [-0.1]
   """
   warnings.warn(
       "`optimistic_adam` is deprecated, please use `optimistic_adam_v2` instead.",
@@ -193,14 +198,15 @@ def optimistic_adam_v2(
     mu_dtype: dtype of the first moment; None keeps the dtype of the params.
     nesterov: use Nesterov momentum.
 
-  Reference: Daskalakis et al., 2017, https://arxiv.org/abs/1711.00141
+  References:
+    Daskalakis et al., 2017, "Training GANs with Optimism", https://arxiv.org/abs/1711.00141
 
   Example:
     >>> import jax.numpy as jnp
     >>> import functional_optim as fo
     >>> tx = fo.optimistic_adam_v2(0.1, alpha=1.0, beta=1.0, nesterov=False)
-    >>> tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0]
-    Array([-0.09999933], dtype=float32)
+    >>> [round(u, 4) for u in tx.update(jnp.array([2.0]), tx.init(jnp.zeros(1)))[0].tolist()]
+    [-0.1]
   """
   return chain(
       scale_by_adam(b1=b1, b2=b2, eps=eps, eps_root=eps_root, mu_dtype=mu_dtype, nesterov=nesterov),

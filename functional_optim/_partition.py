@@ -56,6 +56,10 @@ def partition(
     >>> updates, _ = tx.update(params, tx.init(params), params)
     >>> updates
     {'b': Array([0.], dtype=float32), 'w': Array([-1., -1.], dtype=float32)}
+
+  References:
+    `optax.partition` (formerly `optax.multi_transform`),
+    https://optax.readthedocs.io/en/latest/api/combining_optimizers.html
   """
   transforms = {label: with_extra_args_support(t) for label, t in transforms.items()}
   if not callable(param_labels):

@@ -34,8 +34,10 @@ def scale_by_polyak(
     variant: `"sps"`, or `"sps+"` to use only the positive part of `value - f_min`.
 
   References:
-    Loizou et al., 2021, https://arxiv.org/abs/2002.10542;
-    Garrigos et al., 2023, https://arxiv.org/abs/2307.14528
+    Loizou et al., 2021, "Stochastic Polyak Step-size for SGD: An Adaptive Learning Rate for Fast
+    Convergence", https://arxiv.org/abs/2002.10542;
+    Garrigos et al., 2023, "Function Value Learning: Adaptive Learning Rates Based on the Polyak
+    Stepsize and Function Splitting in ERM", https://arxiv.org/abs/2307.14528
 
   Example:
     >>> import jax.numpy as jnp
@@ -88,9 +90,12 @@ def polyak_sgd(
     variant: `"sps"`, or `"sps+"` to use only the positive part of `f(x) - f_min`.
 
   References:
-    Loizou et al., 2021, https://arxiv.org/abs/2002.10542;
-    Berrada et al., 2020, https://arxiv.org/abs/1906.05661;
-    Garrigos et al., 2023, https://arxiv.org/abs/2307.14528
+    Loizou et al., 2021, "Stochastic Polyak Step-size for SGD: An Adaptive Learning Rate for Fast
+    Convergence", https://arxiv.org/abs/2002.10542;
+    Berrada et al., 2020, "Training Neural Networks for and by Interpolation",
+    https://arxiv.org/abs/1906.05661;
+    Garrigos et al., 2023, "Function Value Learning: Adaptive Learning Rates Based on the Polyak
+    Stepsize and Function Splitting in ERM", https://arxiv.org/abs/2307.14528
 
   Example:
     >>> import jax

@@ -43,7 +43,9 @@ def scale_by_radam(
     threshold: the value of `rho_t` from which the adaptive step is used.
     nesterov: use Nesterov momentum.
 
-  Reference: Liu et al., 2020, https://arxiv.org/abs/1908.03265
+  References:
+    Liu et al., 2020, "On the Variance of the Adaptive Learning Rate and Beyond",
+    https://arxiv.org/abs/1908.03265
 
   Example:
     >>> import jax.numpy as jnp
@@ -107,7 +109,9 @@ def radam(
     threshold: the value of the SMA length from which the adaptive step is used.
     nesterov: use Nesterov momentum.
 
-  Reference: Liu et al., 2020, https://arxiv.org/abs/1908.03265
+  References:
+    Liu et al., 2020, "On the Variance of the Adaptive Learning Rate and Beyond",
+    https://arxiv.org/abs/1908.03265
 
   Example:
     >>> import jax.numpy as jnp

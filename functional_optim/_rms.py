@@ -90,7 +90,9 @@ def scale_by_rss(
     initial_accumulator_value: starting value of the sums, >= 0.
     eps: added to the sums inside the square root, >= 0.
 
-  Reference: Duchi et al., 2011, https://jmlr.org/papers/v12/duchi11a.html
+  References:
+    Duchi et al., 2011, "Adaptive Subgradient Methods for Online Learning and Stochastic
+    Optimization", https://jmlr.org/papers/v12/duchi11a.html
 
   Example:
     >>> import jax.numpy as jnp
@@ -138,8 +140,9 @@ def scale_by_rms(
     bias_correction: divide the average by `1 - decay**t`; the state then also
       holds the step count.
 
-  Reference: Hinton, 2012,
-  https://www.cs.toronto.edu/~tijmen/csc321/slides/lecture_slides_lec6.pdf
+  References:
+    Hinton, 2012, "Neural Networks for Machine Learning, Lecture 6e: rmsprop",
+    https://www.cs.toronto.edu/~tijmen/csc321/slides/lecture_slides_lec6.pdf
 
   Example:
     >>> import jax.numpy as jnp
@@ -193,7 +196,9 @@ def scale_by_stddev(
     bias_correction: divide both averages by `1 - decay**t`; the state then also
       holds the step count.
 
-  Reference: Graves, 2013, https://arxiv.org/abs/1308.0850
+  References:
+    Graves, 2013, "Generating Sequences With Recurrent Neural Networks",
+    https://arxiv.org/abs/1308.0850
 
   Example:
     >>> import jax.numpy as jnp
@@ -263,9 +268,12 @@ def rmsprop(
     bias_correction: bias-correct the moving averages.
 
   References:
-    Hinton, 2012, https://www.cs.toronto.edu/~tijmen/csc321/slides/lecture_slides_lec6.pdf;
-    Graves, 2013, https://arxiv.org/abs/1308.0850;
-    Ziyin et al., 2020, https://arxiv.org/abs/2002.04839
+    Hinton, 2012, "Neural Networks for Machine Learning, Lecture 6e: rmsprop",
+    https://www.cs.toronto.edu/~tijmen/csc321/slides/lecture_slides_lec6.pdf;
+    Graves, 2013, "Generating Sequences With Recurrent Neural Networks",
+    https://arxiv.org/abs/1308.0850;
+    Ziyin et al., 2020, "LaProp: Separating Momentum and Adaptivity in Adam",
+    https://arxiv.org/abs/2002.04839
 
   Example:
     >>> import jax.numpy as jnp
@@ -304,7 +312,9 @@ def adagrad(
     initial_accumulator_value: starting value of the sums, >= 0.
     eps: added to the sums inside the square root, >= 0.
 
-  Reference: Duchi et al., 2011, https://jmlr.org/papers/v12/duchi11a.html
+  References:
+    Duchi et al., 2011, "Adaptive Subgradient Methods for Online Learning and Stochastic
+    Optimization", https://jmlr.org/papers/v12/duchi11a.html
 
   Example:
     >>> import jax.numpy as jnp

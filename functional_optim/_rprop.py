@@ -51,8 +51,10 @@ def scale_by_rprop(
     max_step_size: the largest step size.
 
   References:
-    Riedmiller and Braun, 1993, https://ieeexplore.ieee.org/document/298623;
-    Igel and Huesken, 2003, https://doi.org/10.1016/S0925-2312(01)00700-7
+    Riedmiller and Braun, 1993, "A Direct Adaptive Method for Faster Backpropagation Learning: The
+    RPROP Algorithm", https://ieeexplore.ieee.org/document/298623;
+    Igel and Huesken, 2003, "Empirical evaluation of the improved Rprop learning algorithms",
+    https://doi.org/10.1016/S0925-2312(01)00700-7
 
   Example:
     >>> import jax.numpy as jnp
@@ -133,8 +135,10 @@ def rprop(
     max_step_size: the largest step size.
 
   References:
-    Riedmiller and Braun, 1993, https://ieeexplore.ieee.org/document/298623;
-    Igel and Huesken, 2003, https://doi.org/10.1016/S0925-2312(01)00700-7
+    Riedmiller and Braun, 1993, "A Direct Adaptive Method for Faster Backpropagation Learning: The
+    RPROP Algorithm", https://ieeexplore.ieee.org/document/298623;
+    Igel and Huesken, 2003, "Empirical evaluation of the improved Rprop learning algorithms",
+    https://doi.org/10.1016/S0925-2312(01)00700-7
 
   Example:
     >>> import jax

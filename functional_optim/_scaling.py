@@ -44,6 +44,9 @@ def scale(step_size: jax.typing.ArrayLike) -> GradientTransformation:
     >>> tx = fo.scale(0.5)
     >>> tx.update(jnp.ones(2), tx.init(jnp.ones(2)))[0]
     Array([0.5, 0.5], dtype=float32)
+
+  References:
+    `optax.scale`, https://optax.readthedocs.io/en/latest/api/transformations.html
   """
 
   def update_fn(updates, state, params=None):
@@ -67,6 +70,9 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
     >>> _, state = tx.update(jnp.ones(1), state)
     >>> tx.update(jnp.ones(1), state)[0]
     Array([0.5], dtype=float32)
+
+  References:
+    `optax.scale_by_schedule`, https://optax.readthedocs.io/en/latest/api/transformations.html
   """
 
   def init_fn(params):
@@ -99,6 +105,10 @@ def scale_by_learning_rate(
     >>> tx = fo.scale_by_learning_rate(0.1)
     >>> tx.update(jnp.ones(1), tx.init(jnp.ones(1)))[0]
     Array([-0.1], dtype=float32)
+
+  References:
+    `optax.scale_by_learning_rate`,
+    https://optax.readthedocs.io/en/latest/api/transformations.html
   """
   if learning_rate is None:
     return identity()

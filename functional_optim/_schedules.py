@@ -48,6 +48,9 @@ def constant_schedule(value: jax.typing.ArrayLike) -> Schedule:
     >>> import functional_optim as fo
     >>> fo.constant_schedule(5)(100)
     5
+
+  References:
+    `optax.constant_schedule`, https://optax.readthedocs.io/en/latest/api/optimizer_schedules.html
   """
   return lambda count: value
 
@@ -67,6 +70,9 @@ def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> 
     >>> sched = fo.join_schedules([fo.constant_schedule(1.0), lambda c: 10.0 * c], [5])
     >>> [float(sched(c)) for c in (4, 5, 7)]
     [1.0, 0.0, 20.0]
+
+  References:
+    `optax.join_schedules`, https://optax.readthedocs.io/en/latest/api/optimizer_schedules.html
   """
   schedules, boundaries = tuple(schedules), tuple(boundaries)
   if not schedules:
@@ -109,9 +115,12 @@ def polynomial_schedule(
 
   Example:
     >>> import functional_optim as fo
-    >>> sched = fo.polynomial_schedule(1.0, end_value=0.01, power=2, transition_steps=100)
-    >>> sched(0), sched(100)
-    (Array(1., dtype=float32, weak_type=True), Array(0.01, dtype=float32, weak_type=True))
+    >>> sched = fo.polynomial_schedule(1.0, end_value=0.0, power=2, transition_steps=10)
+    >>> [round(float(sched(c)), 4) for c in (0, 5, 10, 20)]
+    [1.0, 0.25, 0.0, 0.0]
+
+  References:
+    `optax.polynomial_schedule`, https://optax.readthedocs.io/en/latest/api/optimizer_schedules.html
   """
   if transition_steps <= 0:
     return constant_schedule(init_value)
@@ -145,6 +154,9 @@ def linear_schedule(
     >>> sched = fo.linear_schedule(init_value=1.0, end_value=0.0, transition_steps=10)
     >>> [float(sched(c)) for c in (0, 5, 10, 20)]
     [1.0, 0.5, 0.0, 0.0]
+
+  References:
+    `optax.linear_schedule`, https://optax.readthedocs.io/en/latest/api/optimizer_schedules.html
   """
   return polynomial_schedule(
       init_value=init_value,
@@ -171,6 +183,12 @@ def piecewise_constant_schedule(
     >>> sched = fo.piecewise_constant_schedule(1.0, {100: 0.1, 200: 0.1})
     >>> [round(float(sched(c)), 4) for c in (50, 150, 250)]
     [1.0, 0.1, 0.01]
+
+  References:
+    `optax.piecewise_constant_schedule`,
+    https://optax.readthedocs.io/en/latest/api/optimizer_schedules.html;
+    He, Zhang, Ren and Sun, 2016, "Deep Residual Learning for Image Recognition" (the
+    step decay of the learning rate), https://arxiv.org/abs/1512.03385
   """
   if boundaries_and_scales is not None:
     _check_scales(boundaries_and_scales.values())
@@ -221,6 +239,9 @@ def exponential_decay(
     >>> sched = fo.exponential_decay(1.0, transition_steps=10, decay_rate=0.5)
     >>> [float(sched(c)) for c in (0, 10, 20)]
     [1.0, 0.5, 0.25]
+
+  References:
+    `optax.exponential_decay`, https://optax.readthedocs.io/en/latest/api/optimizer_schedules.html
   """
   if transition_steps <= 0 or decay_rate == 0:
     return constant_schedule(init_value)
@@ -311,6 +332,10 @@ def piecewise_interpolate_schedule(
     >>> sched = fo.piecewise_interpolate_schedule("linear", 1.0, {4: 0.5, 8: 0.5})
     >>> [float(sched(c)) for c in (0, 2, 4, 6, 8, 10)]
     [1.0, 0.75, 0.5, 0.375, 0.25, 0.25]
+
+  References:
+    `optax.piecewise_interpolate_schedule`,
+    https://optax.readthedocs.io/en/latest/api/optimizer_schedules.html
   """
   if interpolate_type == "linear":
     interpolate_fn = _linear_interpolate
@@ -448,6 +473,10 @@ def warmup_constant_schedule(
     >>> sched = fo.warmup_constant_schedule(0.0, 1.0, warmup_steps=4)
     >>> [float(sched(c)) for c in (0, 2, 4, 100)]
     [0.0, 0.5, 1.0, 1.0]
+
+  References:
+    Goyal et al., 2017, "Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour"
+    (linear warmup), https://arxiv.org/abs/1706.02677
   """
   check_non_negative("warmup_steps", warmup_steps)
   return linear_schedule(init_value=init_value, end_value=peak_value, transition_steps=warmup_steps)
@@ -530,6 +559,12 @@ def warmup_exponential_decay_schedule(
     >>> sched = fo.warmup_exponential_decay_schedule(0.0, 1.0, 2, 10, 0.5)
     >>> [float(sched(c)) for c in (0, 1, 2, 12, 22)]
     [0.0, 0.5, 1.0, 0.5, 0.25]
+
+  References:
+    `optax.warmup_exponential_decay_schedule`,
+    https://optax.readthedocs.io/en/latest/api/optimizer_schedules.html;
+    Goyal et al., 2017, "Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour"
+    (linear warmup), https://arxiv.org/abs/1706.02677
   """
   check_non_negative("warmup_steps", warmup_steps)
   return join_schedules(

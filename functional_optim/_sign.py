@@ -20,7 +20,9 @@ __all__ = ["scale_by_sign", "sign_sgd", "signum"]
 def scale_by_sign() -> GradientTransformation:
   """Replaces every update by its sign (`x / |x|` for complex updates, 0 at 0).
 
-  Reference: Bernstein et al., 2018, https://arxiv.org/abs/1802.04434
+  References:
+    Bernstein et al., 2018, "signSGD: Compressed Optimisation for Non-Convex Problems",
+    https://arxiv.org/abs/1802.04434
 
   Example:
     >>> import jax.numpy as jnp
@@ -44,8 +46,9 @@ def sign_sgd(learning_rate: ScalarOrSchedule) -> GradientTransformationExtraArgs
     learning_rate: a scalar or a schedule of the step count.
 
   References:
-    Bernstein et al., 2018, https://arxiv.org/abs/1802.04434;
-    Balles et al., 2020, https://arxiv.org/abs/2002.08056
+    Bernstein et al., 2018, "signSGD: Compressed Optimisation for Non-Convex Problems",
+    https://arxiv.org/abs/1802.04434;
+    Balles et al., 2020, "The Geometry of Sign Gradient Descent", https://arxiv.org/abs/2002.08056
 
   Example:
     >>> import jax.numpy as jnp
@@ -73,8 +76,10 @@ def signum(
     accumulator_dtype: dtype of the stored average; None keeps the params' dtypes.
 
   References:
-    Bernstein et al., 2018, https://arxiv.org/abs/1802.04434;
-    Zhao et al., 2024, https://arxiv.org/abs/2407.07972
+    Bernstein et al., 2018, "signSGD: Compressed Optimisation for Non-Convex Problems",
+    https://arxiv.org/abs/1802.04434;
+    Zhao et al., 2024, "Deconstructing What Makes a Good Optimizer for Language Models",
+    https://arxiv.org/abs/2407.07972
 
   Example:
     >>> import jax.numpy as jnp

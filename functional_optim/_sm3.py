@@ -72,7 +72,8 @@ def scale_by_sm3(
     b2: decay rate of the second moments, in [0, 1]; 1 accumulates sums.
     eps: added to the second moment inside the square root, >= 0.
 
-  Reference: Anil et al., 2019, https://arxiv.org/abs/1901.11150
+  References:
+    Anil et al., 2019, "Memory-Efficient Adaptive Optimization", https://arxiv.org/abs/1901.11150
 
   Example:
     >>> import jax.numpy as jnp
@@ -137,7 +138,8 @@ def sm3(
       while optax's `sm3` accepts only a scalar).
     momentum: decay rate of the moving average of the scaled gradients, in [0, 1).
 
-  Reference: Anil et al., 2019, https://arxiv.org/abs/1901.11150
+  References:
+    Anil et al., 2019, "Memory-Efficient Adaptive Optimization", https://arxiv.org/abs/1901.11150
 
   Example:
     >>> import jax.numpy as jnp

@@ -16,32 +16,92 @@ def _is_none(x):
 
 
 def add(tree_x: Any, tree_y: Any, *other_trees: Any) -> Any:
-  """Leafwise sum of two or more trees."""
+  """Leafwise sum of two or more trees.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> fo.tree.add({"a": jnp.array([1.0])}, {"a": jnp.array([2.0])}, {"a": jnp.array([3.0])})["a"].tolist()
+    [6.0]
+
+  References:
+    `optax.tree.add`, https://optax.readthedocs.io/en/latest/api/utilities.html
+  """
   return jax.tree.map(lambda *leaves: builtins.sum(leaves), tree_x, tree_y, *other_trees)
 
 
 def sub(tree_x: Any, tree_y: Any) -> Any:
-  """Leafwise `tree_x - tree_y`."""
+  """Leafwise `tree_x - tree_y`.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> fo.tree.sub({"a": jnp.array([3.0])}, {"a": jnp.array([1.0])})["a"].tolist()
+    [2.0]
+
+  References:
+    `optax.tree.sub`, https://optax.readthedocs.io/en/latest/api/utilities.html
+  """
   return jax.tree.map(operator.sub, tree_x, tree_y)
 
 
 def mul(tree_x: Any, tree_y: Any) -> Any:
-  """Leafwise `tree_x * tree_y`."""
+  """Leafwise `tree_x * tree_y`.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> fo.tree.mul({"a": jnp.array([3.0])}, {"a": jnp.array([2.0])})["a"].tolist()
+    [6.0]
+
+  References:
+    `optax.tree.mul`, https://optax.readthedocs.io/en/latest/api/utilities.html
+  """
   return jax.tree.map(operator.mul, tree_x, tree_y)
 
 
 def div(tree_x: Any, tree_y: Any) -> Any:
-  """Leafwise `tree_x / tree_y`."""
+  """Leafwise `tree_x / tree_y`.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> fo.tree.div({"a": jnp.array([3.0])}, {"a": jnp.array([2.0])})["a"].tolist()
+    [1.5]
+
+  References:
+    `optax.tree.div`, https://optax.readthedocs.io/en/latest/api/utilities.html
+  """
   return jax.tree.map(operator.truediv, tree_x, tree_y)
 
 
 def scale(scalar: jax.typing.ArrayLike, tree: Any) -> Any:
-  """`scalar * tree`."""
+  """`scalar * tree`.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> fo.tree.scale(0.5, {"a": jnp.array([2.0, 4.0])})["a"].tolist()
+    [1.0, 2.0]
+
+  References:
+    `optax.tree.scale`, https://optax.readthedocs.io/en/latest/api/utilities.html
+  """
   return jax.tree.map(lambda x: scalar * x, tree)
 
 
 def add_scale(tree_x: Any, scalar: jax.typing.ArrayLike, tree_y: Any) -> Any:
-  """`tree_x + scalar * tree_y`; None leaves of `tree_x` stay None."""
+  """`tree_x + scalar * tree_y`; None leaves of `tree_x` stay None.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> fo.tree.add_scale({"a": jnp.array([1.0])}, 0.5, {"a": jnp.array([4.0])})["a"].tolist()
+    [3.0]
+
+  References:
+    `optax.tree.add_scale`, https://optax.readthedocs.io/en/latest/api/utilities.html
+  """
   scalar = jnp.asarray(scalar)
   return jax.tree.map(
       lambda x, y: None if x is None else x + scalar * y, tree_x, tree_y, is_leaf=_is_none
@@ -60,12 +120,25 @@ def vdot(tree_x: Any, tree_y: Any) -> jax.typing.ArrayLike:
     >>> import functional_optim as fo
     >>> fo.tree.vdot({"a": jnp.array([1.0, 2.0])}, {"a": jnp.array([3.0, 4.0])})
     Array(11., dtype=float32)
+
+  References:
+    `optax.tree.vdot`, https://optax.readthedocs.io/en/latest/api/utilities.html
   """
   return jax.tree.reduce(operator.add, jax.tree.map(_vdot, tree_x, tree_y), initializer=0)
 
 
 def sum(tree: Any) -> jax.typing.ArrayLike:  # noqa: A001 (optax's name)
-  """Sum of all elements of all leaves."""
+  """Sum of all elements of all leaves.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> float(fo.tree.sum({"a": jnp.array([1.0, 2.0]), "b": jnp.ones((2, 2))}))
+    7.0
+
+  References:
+    `optax.tree.sum`, https://optax.readthedocs.io/en/latest/api/utilities.html
+  """
   return jax.tree.reduce(operator.add, jax.tree.map(jnp.sum, tree), initializer=0)
 
 
@@ -75,27 +148,77 @@ def _reduce_nonempty(tree, leaf_fn, combine, initial):
 
 
 def max(tree: Any) -> jax.typing.ArrayLike:  # noqa: A001 (optax's name)
-  """Largest element over all (non-empty) leaves."""
+  """Largest element over all (non-empty) leaves.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> float(fo.tree.max({"a": jnp.array([1.0, 5.0]), "b": jnp.array([-2.0]), "c": jnp.zeros(0)}))
+    5.0
+
+  References:
+    `optax.tree.max`, https://optax.readthedocs.io/en/latest/api/utilities.html
+  """
   return _reduce_nonempty(tree, jnp.max, jnp.maximum, -float("inf"))
 
 
 def min(tree: Any) -> jax.typing.ArrayLike:  # noqa: A001 (optax's name)
-  """Smallest element over all (non-empty) leaves."""
+  """Smallest element over all (non-empty) leaves.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> float(fo.tree.min({"a": jnp.array([1.0, 5.0]), "b": jnp.array([-2.0]), "c": jnp.zeros(0)}))
+    -2.0
+
+  References:
+    `optax.tree.min`, https://optax.readthedocs.io/en/latest/api/utilities.html
+  """
   return _reduce_nonempty(tree, jnp.min, jnp.minimum, float("inf"))
 
 
 def size(tree: Any) -> int:
-  """Total number of elements in the tree."""
+  """Total number of elements in the tree.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> fo.tree.size({"w": jnp.zeros((3, 2)), "b": jnp.zeros(2)})
+    8
+
+  References:
+    `optax.tree.size`, https://optax.readthedocs.io/en/latest/api/utilities.html
+  """
   return builtins.sum(jnp.size(leaf) for leaf in jax.tree.leaves(tree))
 
 
 def conj(tree: Any) -> Any:
-  """Leafwise complex conjugate."""
+  """Leafwise complex conjugate.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> fo.tree.conj({"a": jnp.array([1.0 + 2.0j])})["a"].tolist()
+    [(1-2j)]
+
+  References:
+    `optax.tree.conj`, https://optax.readthedocs.io/en/latest/api/utilities.html
+  """
   return jax.tree.map(jnp.conj, tree)
 
 
 def real(tree: Any) -> Any:
-  """Leafwise real part."""
+  """Leafwise real part.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> fo.tree.real({"a": jnp.array([1.0 + 2.0j])})["a"].tolist()
+    [1.0]
+
+  References:
+    `optax.tree.real`, https://optax.readthedocs.io/en/latest/api/utilities.html
+  """
   return jax.tree.map(jnp.real, tree)
 
 
@@ -111,6 +234,9 @@ def norm(tree: Any, ord: int | str | float | None = None, squared: bool = False)
     >>> import functional_optim as fo
     >>> fo.tree.norm({"a": jnp.array([3.0]), "b": jnp.array([4.0])})
     Array(5., dtype=float32)
+
+  References:
+    `optax.tree.norm`, https://optax.readthedocs.io/en/latest/api/utilities.html
   """
   if ord is None or ord == 2:
     sqnorm = sum(jax.tree.map(_square, tree))
@@ -125,24 +251,65 @@ def norm(tree: Any, ord: int | str | float | None = None, squared: bool = False)
 
 
 def batch_shape(tree: Any, shape: tuple[int, ...] = ()) -> Any:
-  """Broadcasts every leaf to `(*shape, *leaf.shape)`."""
+  """Broadcasts every leaf to `(*shape, *leaf.shape)`.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> fo.tree.batch_shape({"a": jnp.zeros(3)}, (4,))["a"].shape
+    (4, 3)
+
+  References:
+    `optax.tree.batch_shape`, https://optax.readthedocs.io/en/latest/api/utilities.html
+  """
   return jax.tree.map(lambda x: jnp.broadcast_to(x, (*shape, *jnp.shape(x))), tree)
 
 
 def zeros_like(tree: Any, dtype: Optional[jax.typing.DTypeLike] = None) -> Any:
-  """Zeros with the structure (and, unless `dtype` is given, dtypes) of `tree`."""
+  """Zeros with the structure (and, unless `dtype` is given, dtypes) of `tree`.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> z = fo.tree.zeros_like({"a": jnp.ones(2)}, dtype=jnp.int32)["a"]
+    >>> z.tolist(), z.dtype.name
+    ([0, 0], 'int32')
+
+  References:
+    `optax.tree.zeros_like`, https://optax.readthedocs.io/en/latest/api/utilities.html
+  """
   return jax.tree.map(lambda x: jnp.zeros_like(x, dtype=dtype), tree)
 
 
 def ones_like(tree: Any, dtype: Optional[jax.typing.DTypeLike] = None) -> Any:
-  """Ones with the structure (and, unless `dtype` is given, dtypes) of `tree`."""
+  """Ones with the structure (and, unless `dtype` is given, dtypes) of `tree`.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> fo.tree.ones_like({"a": jnp.zeros(2)})["a"].tolist()
+    [1.0, 1.0]
+
+  References:
+    `optax.tree.ones_like`, https://optax.readthedocs.io/en/latest/api/utilities.html
+  """
   return jax.tree.map(lambda x: jnp.ones_like(x, dtype=dtype), tree)
 
 
 def full_like(
     tree: Any, fill_value: jax.typing.ArrayLike, dtype: Optional[jax.typing.DTypeLike] = None
 ) -> Any:
-  """`fill_value` everywhere, with the structure of `tree`."""
+  """`fill_value` everywhere, with the structure of `tree`.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> fo.tree.full_like({"a": jnp.zeros(2)}, 7.0)["a"].tolist()
+    [7.0, 7.0]
+
+  References:
+    `optax.tree.full_like`, https://optax.readthedocs.io/en/latest/api/utilities.html
+  """
   return jax.tree.map(lambda x: jnp.full_like(x, fill_value, dtype=dtype), tree)
 
 
@@ -151,17 +318,49 @@ def clip(
     min_value: Optional[jax.typing.ArrayLike] = None,
     max_value: Optional[jax.typing.ArrayLike] = None,
 ) -> Any:
-  """Leafwise clip to `[min_value, max_value]` (None leaves a side open)."""
+  """Leafwise clip to `[min_value, max_value]` (None leaves a side open).
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> fo.tree.clip({"a": jnp.array([-3.0, 0.5, 3.0])}, -1.0, 1.0)["a"].tolist()
+    [-1.0, 0.5, 1.0]
+
+  References:
+    `optax.tree.clip`, https://optax.readthedocs.io/en/latest/api/utilities.html
+  """
   return jax.tree.map(lambda g: jnp.clip(g, min_value, max_value), tree)
 
 
 def where(condition: jax.typing.ArrayLike, tree_x: Any, tree_y: Any) -> Any:
-  """`tree_x` where `condition` holds, else `tree_y` (leafwise `jnp.where`)."""
+  """`tree_x` where `condition` holds, else `tree_y` (leafwise `jnp.where`).
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> fo.tree.where(jnp.array(False), {"a": jnp.ones(2)}, {"a": jnp.zeros(2)})["a"].tolist()
+    [0.0, 0.0]
+
+  References:
+    `optax.tree.where`, https://optax.readthedocs.io/en/latest/api/utilities.html
+  """
   return jax.tree.map(lambda x, y: jnp.where(condition, x, y), tree_x, tree_y)
 
 
 def allclose(a: Any, b: Any, rtol=1e-05, atol=1e-08, equal_nan: bool = False):
-  """Whether all leaves of `a` and `b` are close (`jnp.allclose`)."""
+  """Whether all leaves of `a` and `b` are close (`jnp.allclose`).
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> bool(fo.tree.allclose({"a": jnp.array([1.0])}, {"a": jnp.array([1.0 + 1e-7])}))
+    True
+    >>> bool(fo.tree.allclose({"a": jnp.array([1.0])}, {"a": jnp.array([1.1])}))
+    False
+
+  References:
+    `optax.tree.allclose`, https://optax.readthedocs.io/en/latest/api/utilities.html
+  """
   leaves = jax.tree.leaves(
       jax.tree.map(lambda x, y: jnp.allclose(x, y, rtol=rtol, atol=atol, equal_nan=equal_nan), a, b)
   )
@@ -174,19 +373,51 @@ def canonical_dtype(dtype: Optional[jax.typing.DTypeLike]) -> Optional[jnp.dtype
 
 
 def cast(tree: Any, dtype: Optional[jax.typing.DTypeLike]) -> Any:
-  """Casts every leaf to `dtype`; a None dtype leaves the tree as it is."""
+  """Casts every leaf to `dtype`; a None dtype leaves the tree as it is.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> fo.tree.cast({"a": jnp.ones(2)}, jnp.bfloat16)["a"].dtype.name
+    'bfloat16'
+
+  References:
+    `optax.tree.cast`, https://optax.readthedocs.io/en/latest/api/utilities.html
+  """
   if dtype is None:
     return tree
   return jax.tree.map(lambda t: t.astype(dtype), tree)
 
 
 def cast_like(tree: Any, other_tree: Any) -> Any:
-  """Casts every leaf of `tree` to the dtype of the matching leaf of `other_tree`."""
+  """Casts every leaf of `tree` to the dtype of the matching leaf of `other_tree`.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> like = {"a": jnp.zeros(2, jnp.bfloat16)}
+    >>> fo.tree.cast_like({"a": jnp.ones(2)}, like)["a"].dtype.name
+    'bfloat16'
+
+  References:
+    `optax.tree.cast_like`, https://optax.readthedocs.io/en/latest/api/utilities.html
+  """
   return jax.tree.map(lambda t, o: t.astype(o.dtype) if hasattr(o, "dtype") else t, tree, other_tree)
 
 
 def split_key_like(rng_key: jax.Array, target_tree: Any) -> Any:
-  """One PRNG key per leaf of `target_tree`, in a tree of the same structure."""
+  """One PRNG key per leaf of `target_tree`, in a tree of the same structure.
+
+  Example:
+    >>> import jax, jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> keys = fo.tree.split_key_like(jax.random.key(0), {"a": jnp.zeros(2), "b": jnp.zeros(3)})
+    >>> sorted(keys), bool(jnp.any(jax.random.key_data(keys["a"]) != jax.random.key_data(keys["b"])))
+    (['a', 'b'], True)
+
+  References:
+    `optax.tree.split_key_like`, https://optax.readthedocs.io/en/latest/api/utilities.html
+  """
   treedef = jax.tree.structure(target_tree)
   return jax.tree.unflatten(treedef, list(jax.random.split(rng_key, treedef.num_leaves)))
 
@@ -197,13 +428,37 @@ def random_like(
     sampler: Callable = jax.random.normal,
     dtype: Optional[jax.typing.DTypeLike] = None,
 ) -> Any:
-  """Random leaves drawn by `sampler(key, shape, dtype)`, shaped like `target_tree`."""
+  """Random leaves drawn by `sampler(key, shape, dtype)`, shaped like `target_tree`.
+
+  Example:
+    >>> import jax, jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> noise = fo.tree.random_like(jax.random.key(0), {"w": jnp.zeros((2, 3))}, jax.random.uniform)
+    >>> noise["w"].shape, bool(jnp.all((noise["w"] >= 0) & (noise["w"] < 1)))
+    ((2, 3), True)
+
+  References:
+    `optax.tree.random_like`, https://optax.readthedocs.io/en/latest/api/utilities.html
+  """
   keys = split_key_like(rng_key, target_tree)
   return jax.tree.map(lambda leaf, key: sampler(key, leaf.shape, dtype or leaf.dtype), target_tree, keys)
 
 
 def update_moment(updates: Any, moments: Any, decay: jax.typing.ArrayLike, order: int) -> Any:
-  """Exponential moving average of the `order`-th power of the updates."""
+  """Exponential moving average of the `order`-th power of the updates.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> m = fo.tree.update_moment(jnp.array([2.0]), jnp.array([1.0]), decay=0.9, order=2)
+    >>> [round(v, 4) for v in m.tolist()]  # 0.1 * 2**2 + 0.9 * 1
+    [1.3]
+
+  References:
+    `optax.tree.update_moment`, https://optax.readthedocs.io/en/latest/api/utilities.html;
+    Kingma and Ba, 2014, "Adam: A Method for Stochastic Optimization",
+    https://arxiv.org/abs/1412.6980
+  """
   return jax.tree.map(
       lambda g, t: None if g is None else (1 - decay) * (g**order) + decay * t,
       updates, moments, is_leaf=_is_none,
@@ -211,7 +466,20 @@ def update_moment(updates: Any, moments: Any, decay: jax.typing.ArrayLike, order
 
 
 def update_infinity_moment(updates: Any, moments: Any, decay: jax.typing.ArrayLike, eps) -> Any:
-  """Exponentially weighted infinity norm: `max(|g| + eps, decay * t)`."""
+  """Exponentially weighted infinity norm: `max(|g| + eps, decay * t)`.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> m = fo.tree.update_infinity_moment(jnp.array([-2.0, 0.5]), jnp.array([1.0, 1.0]), 0.9, 0.0)
+    >>> [round(v, 4) for v in m.tolist()]
+    [2.0, 0.9]
+
+  References:
+    `optax.tree.update_infinity_moment`, https://optax.readthedocs.io/en/latest/api/utilities.html;
+    Kingma and Ba, 2014, "Adam: A Method for Stochastic Optimization" (AdaMax, section 7),
+    https://arxiv.org/abs/1412.6980
+  """
   return jax.tree.map(
       lambda g, t: g if g is None else jnp.maximum(jnp.abs(g) + eps, decay * t),
       updates, moments, is_leaf=_is_none,
@@ -219,7 +487,19 @@ def update_infinity_moment(updates: Any, moments: Any, decay: jax.typing.ArrayLi
 
 
 def update_moment_per_elem_norm(updates: Any, moments: Any, decay, order: int) -> Any:
-  """EMA of `|g|**order`, using the modulus for complex updates."""
+  """EMA of `|g|**order`, using the modulus for complex updates.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> m = fo.tree.update_moment_per_elem_norm(jnp.array([3.0 + 4.0j]), jnp.zeros(1), 0.9, 2)
+    >>> [round(v, 4) for v in m.tolist()]
+    [2.5]
+
+  References:
+    `optax.tree.update_moment_per_elem_norm`,
+    https://optax.readthedocs.io/en/latest/api/utilities.html
+  """
 
   def orderth_norm(g):
     if jnp.isrealobj(g):
@@ -236,7 +516,19 @@ def update_moment_per_elem_norm(updates: Any, moments: Any, decay, order: int) -
 
 
 def bias_correction(moment: Any, decay: jax.typing.ArrayLike, count: jax.typing.ArrayLike) -> Any:
-  """Divides by `1 - decay**count`, undoing the zero initialisation of an EMA."""
+  """Divides by `1 - decay**count`, undoing the zero initialisation of an EMA.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import functional_optim as fo
+    >>> m = fo.tree.bias_correction(jnp.array([0.1]), 0.9, jnp.array(1))
+    >>> [round(v, 4) for v in m.tolist()]
+    [1.0]
+
+  References:
+    Kingma and Ba, 2014, "Adam: A Method for Stochastic Optimization" (section 3),
+    https://arxiv.org/abs/1412.6980
+  """
   correction = 1 - decay**count
   return jax.tree.map(lambda t: t / correction.astype(t.dtype), moment)
 
@@ -250,5 +542,8 @@ def global_norm(updates: Any) -> jax.Array:
     >>> import functional_optim as fo
     >>> fo.global_norm([jnp.array([3.0]), jnp.array([4.0])])
     Array(5., dtype=float32)
+
+  References:
+    `optax.global_norm`, https://optax.readthedocs.io/en/latest/api/utilities.html
   """
   return norm(updates)

@@ -59,7 +59,9 @@ def scale_by_param_block_norm(min_scale: jax.typing.ArrayLike = 1e-3) -> Gradien
   Args:
     min_scale: the smallest factor; smaller norms are raised to it.
 
-  Reference: You et al., 2017 (layer-wise scaling), https://arxiv.org/abs/1708.03888
+  References:
+    You et al., 2017 (layer-wise scaling), "Large Batch Training of Convolutional Networks",
+    https://arxiv.org/abs/1708.03888
 
   Example:
     >>> import jax.numpy as jnp
@@ -80,7 +82,9 @@ def scale_by_param_block_rms(min_scale: jax.typing.ArrayLike = 1e-3) -> Gradient
   Args:
     min_scale: the smallest factor; smaller RMS values are raised to it.
 
-  Reference: Shazeer and Stern, 2018 (relative step sizes), https://arxiv.org/abs/1804.04235
+  References:
+    Shazeer and Stern, 2018 (relative step sizes), "Adafactor: Adaptive Learning Rates with
+    Sublinear Memory Cost", https://arxiv.org/abs/1804.04235
 
   Example:
     >>> import jax.numpy as jnp
@@ -108,7 +112,9 @@ def scale_by_trust_ratio(
     trust_coefficient: a factor on the trust ratio.
     eps: added to the update norm in the denominator.
 
-  Reference: You et al., 2017, https://arxiv.org/abs/1708.03888
+  References:
+    You et al., 2017, "Large Batch Training of Convolutional Networks",
+    https://arxiv.org/abs/1708.03888
 
   Example:
     >>> import jax.numpy as jnp
@@ -162,7 +168,9 @@ def lars(
     momentum: the momentum decay, in [0, 1].
     nesterov: use Nesterov momentum.
 
-  Reference: You et al., 2017, https://arxiv.org/abs/1708.03888
+  References:
+    You et al., 2017, "Large Batch Training of Convolutional Networks",
+    https://arxiv.org/abs/1708.03888
 
   Example:
     >>> import jax.numpy as jnp
@@ -206,7 +214,9 @@ def lamb(
     mask: a tree of booleans (or a function of the params returning one)
       selecting the leaves to decay; None decays all.
 
-  Reference: You et al., 2020, https://arxiv.org/abs/1904.00962
+  References:
+    You et al., 2020, "Large Batch Optimization for Deep Learning: Training BERT in 76 minutes",
+    https://arxiv.org/abs/1904.00962
 
   Example:
     >>> import jax.numpy as jnp
@@ -244,7 +254,9 @@ def fromage(
     min_norm: the smallest value of the parameter and update norms in the trust
       ratio, avoiding divisions by zero.
 
-  Reference: Bernstein et al., 2020, https://arxiv.org/abs/2002.03432
+  References:
+    Bernstein et al., 2020, "On the distance between two neural networks and the stability of
+    learning", https://arxiv.org/abs/2002.03432
 
   Example:
     >>> import jax.numpy as jnp

@@ -14,6 +14,9 @@ def apply_updates(params: Params, updates: Updates) -> Params:
     >>> import functional_optim as fo
     >>> fo.apply_updates({"w": jnp.ones(2)}, {"w": jnp.full(2, -0.5)})
     {'w': Array([0.5, 0.5], dtype=float32)}
+
+  References:
+    `optax.apply_updates`, https://optax.readthedocs.io/en/latest/api/apply_updates.html
   """
   return jax.tree.map(
       lambda p, u: None if p is None else jnp.asarray(p + u).astype(jnp.asarray(p).dtype),
@@ -28,7 +31,9 @@ def incremental_update(
 ) -> Params:
   """Polyak averaging: `step_size * new + (1 - step_size) * old`.
 
-  Reference: Polyak and Juditsky, 1992, https://epubs.siam.org/doi/10.1137/0330046
+  References:
+    Polyak and Juditsky, 1992, "Acceleration of Stochastic Approximation by Averaging",
+    https://epubs.siam.org/doi/10.1137/0330046
 
   Example:
     >>> import jax.numpy as jnp
@@ -52,7 +57,9 @@ def periodic_update(
 ) -> Params:
   """Returns `new_tensors` every `update_period` steps, else `old_tensors`.
 
-  Reference: Mnih et al., 2015, https://www.nature.com/articles/nature14236
+  References:
+    Mnih et al., 2015, "Human-level control through deep reinforcement learning",
+    https://www.nature.com/articles/nature14236
 
   Example:
     >>> import jax.numpy as jnp

@@ -40,8 +40,9 @@ def scale_by_yogi(
     eps_root: added inside the square root.
     initial_accumulator_value: starting value of both moments; must be positive.
 
-  Reference: Zaheer et al., 2018,
-  https://proceedings.neurips.cc/paper/2018/file/90365351ccc7437a1309dc64e4db32a3-Paper.pdf
+  References:
+    Zaheer et al., 2018, "Adaptive Methods for Nonconvex Optimization",
+    https://proceedings.neurips.cc/paper/2018/file/90365351ccc7437a1309dc64e4db32a3-Paper.pdf
 
   Example:
     >>> import jax.numpy as jnp
@@ -92,8 +93,9 @@ def yogi(
     b2: rate of the additive second-moment update, in [0, 1).
     eps: added to the denominator outside the square root.
 
-  Reference: Zaheer et al., 2018,
-  https://proceedings.neurips.cc/paper/2018/file/90365351ccc7437a1309dc64e4db32a3-Paper.pdf
+  References:
+    Zaheer et al., 2018, "Adaptive Methods for Nonconvex Optimization",
+    https://proceedings.neurips.cc/paper/2018/file/90365351ccc7437a1309dc64e4db32a3-Paper.pdf
 
   Example:
     >>> import jax.numpy as jnp

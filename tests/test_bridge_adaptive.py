@@ -148,7 +148,8 @@ def test_lr_schedule_matches_torch_without_recompiling(name):
 def test_signature_and_defaults_match_torch(name):
   ours = inspect.signature(DROPINS[name].__init__).parameters
   theirs = inspect.signature(getattr(torch.optim, name).__init__).parameters
-  assert list(ours) == list(theirs)
+  assert list(ours) == list(theirs) + ["state_dtype"]  # torch's, plus our one documented extra
+  assert ours["state_dtype"].kind == inspect.Parameter.KEYWORD_ONLY and ours["state_dtype"].default is None
   for arg in theirs:
     assert ours[arg].kind == theirs[arg].kind, arg
     assert ours[arg].default == theirs[arg].default, arg

@@ -155,7 +155,8 @@ def test_step_must_be_an_int_when_loading():
 def test_signature_and_defaults_match_torch():
   ours = inspect.signature(SparseAdam.__init__).parameters
   theirs = inspect.signature(torch.optim.SparseAdam.__init__).parameters
-  assert list(ours) == list(theirs)
+  assert list(ours) == list(theirs) + ["state_dtype"]  # torch's, plus our one documented extra
+  assert ours["state_dtype"].kind == inspect.Parameter.KEYWORD_ONLY and ours["state_dtype"].default is None
   for arg in theirs:
     assert ours[arg].kind == theirs[arg].kind, arg
     assert ours[arg].default == theirs[arg].default, arg

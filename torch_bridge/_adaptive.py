@@ -28,7 +28,10 @@ def _eta_mu_as_float32(entry):
 class Rprop(TorchDropIn):
   """`torch.optim.Rprop` (resilient backpropagation; etas, step-size bounds, maximize).
 
-  Reference: Riedmiller and Braun, 1993, https://doi.org/10.1109/ICNN.1993.298623
+  References:
+    Riedmiller and Braun, 1993, "A Direct Adaptive Method for Faster Backpropagation Learning: The
+    RPROP Algorithm", https://doi.org/10.1109/ICNN.1993.298623;
+    `torch.optim.Rprop`, https://docs.pytorch.org/docs/stable/generated/torch.optim.Rprop.html
 
   Example:
     >>> import torch, torch_bridge
@@ -46,15 +49,20 @@ class Rprop(TorchDropIn):
   def __init__(self, params, lr: Float = 1e-2, etas: tuple[float, float] = (0.5, 1.2),
                step_sizes: tuple[float, float] = (1e-6, 50), *, capturable: bool = False,
                foreach: Optional[bool] = None, maximize: bool = False,
-               differentiable: bool = False):
+               differentiable: bool = False,
+               state_dtype: Optional[torch.dtype] = None):
     super().__init__(params, lr=lr, etas=etas, step_sizes=step_sizes, foreach=foreach,
-                     maximize=maximize, differentiable=differentiable, capturable=capturable)
+                     maximize=maximize, differentiable=differentiable, capturable=capturable,
+                     state_dtype=state_dtype)
 
 
 class ASGD(TorchDropIn):
   """`torch.optim.ASGD` (averaged SGD; lambd, alpha, t0, weight decay, maximize).
 
-  Reference: Polyak and Juditsky, 1992, https://doi.org/10.1137/0330046
+  References:
+    Polyak and Juditsky, 1992, "Acceleration of Stochastic Approximation by Averaging",
+    https://doi.org/10.1137/0330046;
+    `torch.optim.ASGD`, https://docs.pytorch.org/docs/stable/generated/torch.optim.ASGD.html
 
   Example:
     >>> import torch, torch_bridge
@@ -71,10 +79,11 @@ class ASGD(TorchDropIn):
 
   def __init__(self, params, lr: Float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75,
                t0: float = 1e6, weight_decay: float = 0, foreach: Optional[bool] = None,
-               maximize: bool = False, differentiable: bool = False, capturable: bool = False):
+               maximize: bool = False, differentiable: bool = False, capturable: bool = False,
+               *, state_dtype: Optional[torch.dtype] = None):
     super().__init__(params, lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
                      foreach=foreach, maximize=maximize, differentiable=differentiable,
-                     capturable=capturable)
+                     capturable=capturable, state_dtype=state_dtype)
 
   def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
     """Loads a state dict; `eta` and `mu` of any floating dtype are read as float32.
@@ -93,7 +102,9 @@ class ASGD(TorchDropIn):
 class Adadelta(TorchDropIn):
   """`torch.optim.Adadelta` (rho, eps, weight decay, maximize).
 
-  Reference: Zeiler, 2012, https://arxiv.org/abs/1212.5701
+  References:
+    Zeiler, 2012, "ADADELTA: An Adaptive Learning Rate Method", https://arxiv.org/abs/1212.5701;
+    `torch.optim.Adadelta`, https://docs.pytorch.org/docs/stable/generated/torch.optim.Adadelta.html
 
   Example:
     >>> import torch, torch_bridge
@@ -110,9 +121,11 @@ class Adadelta(TorchDropIn):
 
   def __init__(self, params, lr: Float = 1.0, rho: float = 0.9, eps: float = 1e-6,
                weight_decay: float = 0, foreach: Optional[bool] = None, *,
-               capturable: bool = False, maximize: bool = False, differentiable: bool = False):
+               capturable: bool = False, maximize: bool = False, differentiable: bool = False,
+               state_dtype: Optional[torch.dtype] = None):
     super().__init__(params, lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
-                     capturable=capturable, foreach=foreach, differentiable=differentiable)
+                     capturable=capturable, foreach=foreach, differentiable=differentiable,
+                     state_dtype=state_dtype)
 
 
 class Adafactor(TorchDropIn):
@@ -120,7 +133,11 @@ class Adafactor(TorchDropIn):
 
   As in torch, complex parameters are rejected (here when the optimizer is built).
 
-  Reference: Shazeer and Stern, 2018, https://arxiv.org/abs/1804.04235
+  References:
+    Shazeer and Stern, 2018, "Adafactor: Adaptive Learning Rates with Sublinear Memory Cost",
+    https://arxiv.org/abs/1804.04235;
+    `torch.optim.Adafactor`,
+    https://docs.pytorch.org/docs/stable/generated/torch.optim.Adafactor.html
 
   Example:
     >>> import torch, torch_bridge
@@ -139,9 +156,10 @@ class Adafactor(TorchDropIn):
   def __init__(self, params, lr: Float = 1e-2, beta2_decay: float = -0.8,
                eps: tuple[Optional[float], float] = (None, 1e-3), d: float = 1.0,
                weight_decay: float = 0.0, *, foreach: Optional[bool] = None,
-               maximize: bool = False):
+               maximize: bool = False,
+               state_dtype: Optional[torch.dtype] = None):
     super().__init__(params, lr=lr, beta2_decay=beta2_decay, eps=eps, d=d,
-                     weight_decay=weight_decay, foreach=foreach, maximize=maximize)
+                     weight_decay=weight_decay, foreach=foreach, maximize=maximize, state_dtype=state_dtype)
 
 
 class Muon(TorchDropIn):
@@ -151,8 +169,10 @@ class Muon(TorchDropIn):
   `nesterov=False` (see `functional_optim.torchlike.muon`).
 
   References:
-    Jordan et al., 2024, https://kellerjordan.github.io/posts/muon/;
-    Liu et al., 2025, https://arxiv.org/abs/2502.16982
+    Jordan et al., 2024, "Muon: An optimizer for hidden layers in neural networks",
+    https://kellerjordan.github.io/posts/muon/;
+    Liu et al., 2025, "Muon is Scalable for LLM Training", https://arxiv.org/abs/2502.16982;
+    `torch.optim.Muon`, https://docs.pytorch.org/docs/stable/generated/torch.optim.Muon.html
 
   Example:
     >>> import torch, torch_bridge
@@ -170,7 +190,8 @@ class Muon(TorchDropIn):
   def __init__(self, params, lr: float = 1e-3, weight_decay: float = 0.1, momentum: float = 0.95,
                nesterov: bool = True,
                ns_coefficients: tuple[float, float, float] = (3.4445, -4.7750, 2.0315),
-               eps: float = 1e-7, ns_steps: int = 5, adjust_lr_fn: Optional[str] = None):
+               eps: float = 1e-7, ns_steps: int = 5, adjust_lr_fn: Optional[str] = None,
+               *, state_dtype: Optional[torch.dtype] = None):
     super().__init__(params, lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
                      ns_coefficients=ns_coefficients, eps=eps, ns_steps=ns_steps,
-                     adjust_lr_fn=adjust_lr_fn)
+                     adjust_lr_fn=adjust_lr_fn, state_dtype=state_dtype)

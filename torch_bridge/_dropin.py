@@ -1,12 +1,48 @@
 """The base of the drop-ins: a torch-exact transformation behind torch's interface."""
 
 import inspect
-from typing import Any, Callable, ClassVar
+import numbers
+from typing import Any, Callable, ClassVar, Optional
 
 import jax
 import jax.numpy as jnp
+import torch
 
 from ._optimizer import FunctionalOptimizer
+
+# torch.optim.SGD and Adagrad step sparse gradients; the drop-ins do not (yet).
+_TORCH_TAKES_SPARSE_GRADIENTS = ("SGD", "Adagrad")
+
+
+def check_torch_arguments(name: str, defaults: dict[str, Any]) -> None:
+  """torch's argument checks that precede its numeric ones, with torch's messages.
+
+  The numeric checks (`Invalid learning rate: -1.0`, ...) live in the
+  `functional_optim.torchlike` factories.
+  """
+  lr = defaults.get("lr")
+  if isinstance(lr, torch.Tensor):
+    if name in ("Adam", "AdamW") and defaults.get("foreach") and not defaults.get("capturable"):
+      raise ValueError("lr as a Tensor is not supported for capturable=False and foreach=True")
+    if lr.numel() != 1:
+      raise ValueError("Tensor lr must be 1-element")
+  elif not isinstance(lr, numbers.Real) or isinstance(lr, bool):
+    raise TypeError(f"Invalid learning rate: expected a float or a 1-element tensor, got {lr!r}")
+  if defaults.get("fused"):
+    if defaults.get("differentiable"):
+      raise RuntimeError("`fused` does not support `differentiable`")
+    if defaults.get("foreach"):
+      raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+
+def sparse_gradient_message(name: str) -> str:
+  """torch.optim's error for a sparse gradient given to optimizer `name`."""
+  if name in ("Adam", "AdamW"):  # torch 2.13's AdamW is an Adam and says so
+    return "Adam does not support sparse gradients, please consider SparseAdam instead"
+  if name in _TORCH_TAKES_SPARSE_GRADIENTS:
+    return (f"torch_bridge.{name} does not support sparse gradients (torch.optim.{name} does); "
+            "pass dense gradients, or use torch_bridge.SparseAdam")
+  return f"{name} does not support sparse gradients"
 
 
 class TorchDropIn(FunctionalOptimizer):
@@ -18,12 +54,34 @@ class TorchDropIn(FunctionalOptimizer):
   and recorded; the step always runs as one compiled JAX program), and their
   `state_dict()` holds exactly torch's per-parameter state, so checkpoints move
   between `torch.optim.<Name>` and this class both ways.
+
+  One argument beyond torch's, keyword-only and last in every drop-in:
+  `state_dtype=torch.float32` keeps the state of bfloat16/float16 parameters in
+  float32 (see `FunctionalOptimizer`); None (the default) keeps torch's behaviour,
+  state in each parameter's dtype.
+
+  Example:
+    >>> import torch, torch_bridge
+    >>> w = torch.nn.Parameter(torch.ones(2))
+    >>> w.grad = torch.full((2,), 0.5)
+    >>> ref = torch.optim.AdamW([w], lr=0.1)
+    >>> ref.step()
+    >>> opt = torch_bridge.AdamW([w], lr=0.1)  # resumes torch.optim.AdamW's checkpoint
+    >>> opt.load_state_dict(ref.state_dict())
+    >>> isinstance(opt, torch_bridge.TorchDropIn), sorted(opt.param_groups[0]) == sorted(ref.param_groups[0])
+    (True, True)
+    >>> sorted(opt.state_dict()["state"][0]), float(opt.state_dict()["state"][0]["step"])
+    (['exp_avg', 'exp_avg_sq', 'step'], 1.0)
+
+  References:
+    `torch.optim`, https://docs.pytorch.org/docs/stable/optim.html
   """
 
   factory: ClassVar[Callable]  # a functional_optim.torchlike factory
   torch_state_keys: ClassVar[tuple[str, ...]]  # the state fields torch's state_dict holds
 
-  def __init__(self, params, **defaults: Any):
+  def __init__(self, params, *, state_dtype: Optional[torch.dtype] = None, **defaults: Any):
+    check_torch_arguments(type(self).__name__, defaults)
     if defaults.get("differentiable"):
       raise NotImplementedError(
           f"{type(self).__name__}(differentiable=True) is not supported: the step runs as a "
@@ -32,10 +90,16 @@ class TorchDropIn(FunctionalOptimizer):
     factory = type(self).factory
     factory_args = tuple(inspect.signature(factory).parameters)
     factory(**{k: v for k, v in defaults.items() if k in factory_args})  # torch's checks and messages
-    self._setup(params, lambda hp: factory(**hp), factory_args, defaults)
+    self._setup(params, lambda hp: factory(**hp), factory_args, defaults, state_dtype=state_dtype)
 
   def _exported_fields(self, names) -> list[str]:
     return [name for name in names if name in self.torch_state_keys]
+
+  def _gather(self, runtime):
+    for p in runtime.params:  # before anything is gathered: nothing changes
+      if p.grad is not None and p.grad.is_sparse:
+        raise RuntimeError(sparse_gradient_message(type(self).__name__))
+    return super()._gather(runtime)
 
   def _derived_field(self, name: str, fresh: jax.Array) -> jax.Array:
     # Bookkeeping flags ("torch's state already has X") are true once torch has state.

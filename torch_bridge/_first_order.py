@@ -11,14 +11,32 @@ import torch
 from functional_optim import torchlike
 
 from ._dropin import TorchDropIn
+from ._dropin import check_torch_arguments
 
 Float = Union[float, torch.Tensor]
+
+
+def _check_adam_arguments(lr, betas, eps, weight_decay, foreach, capturable) -> None:
+  """torch.optim.Adam's checks in torch's order: lr, the numbers, then the betas' types."""
+  check_torch_arguments("Adam", {"lr": lr, "foreach": foreach, "capturable": capturable})
+  torchlike.adam(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+  if not (all(isinstance(b, float) for b in betas) or all(isinstance(b, torch.Tensor) for b in betas)):
+    raise ValueError("betas must be either both floats or both Tensors")
+  for index, beta in enumerate(betas):
+    if isinstance(beta, torch.Tensor):
+      if foreach and not capturable:
+        raise ValueError(f"betas[{index}] as a Tensor is not supported for capturable=False and foreach=True")
+      if beta.numel() != 1:
+        raise ValueError(f"Tensor betas[{index}] must be 1-element")
 
 
 class SGD(TorchDropIn):
   """`torch.optim.SGD` (momentum, dampening, Nesterov, weight decay, maximize).
 
-  Reference: Sutskever et al., 2013, http://proceedings.mlr.press/v28/sutskever13.html
+  References:
+    Sutskever et al., 2013, "On the importance of initialization and momentum in deep learning",
+    http://proceedings.mlr.press/v28/sutskever13.html;
+    `torch.optim.SGD`, https://docs.pytorch.org/docs/stable/generated/torch.optim.SGD.html
 
   Example:
     >>> import torch, torch_bridge
@@ -35,16 +53,31 @@ class SGD(TorchDropIn):
 
   def __init__(self, params, lr: Float = 1e-3, momentum: float = 0, dampening: float = 0,
                weight_decay: Float = 0, nesterov: bool = False, *, maximize: bool = False,
-               foreach: Optional[bool] = None, differentiable: bool = False, fused: Optional[bool] = None):
+               foreach: Optional[bool] = None, differentiable: bool = False, fused: Optional[bool] = None,
+               state_dtype: Optional[torch.dtype] = None):
     super().__init__(params, lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                      nesterov=nesterov, maximize=maximize, foreach=foreach,
-                     differentiable=differentiable, fused=fused)
+                     differentiable=differentiable, fused=fused, state_dtype=state_dtype)
 
 
 class Adam(TorchDropIn):
   """`torch.optim.Adam` (amsgrad, coupled or decoupled weight decay, maximize).
 
-  Reference: Kingma and Ba, 2015, https://arxiv.org/abs/1412.6980
+  Example:
+    >>> import torch, torch_bridge
+    >>> w, ref = (torch.nn.Parameter(torch.tensor([1.0, -2.0])) for _ in range(2))
+    >>> opt, ref_opt = torch_bridge.Adam([w], lr=0.1), torch.optim.Adam([ref], lr=0.1)
+    >>> for _ in range(2):
+    ...   for o, p in ((opt, w), (ref_opt, ref)):
+    ...     p.grad = torch.tensor([0.5, -0.5])
+    ...     o.step()
+    >>> [round(v, 4) for v in w.tolist()], torch.allclose(w, ref)
+    ([0.8, -1.8], True)
+
+  References:
+    Kingma and Ba, 2015, "Adam: A Method for Stochastic Optimization",
+    https://arxiv.org/abs/1412.6980;
+    `torch.optim.Adam`, https://docs.pytorch.org/docs/stable/generated/torch.optim.Adam.html
   """
 
   factory = staticmethod(torchlike.adam)
@@ -54,17 +87,22 @@ class Adam(TorchDropIn):
                eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
                foreach: Optional[bool] = None, maximize: bool = False, capturable: bool = False,
                differentiable: bool = False, fused: Optional[bool] = None,
-               decoupled_weight_decay: bool = False):
+               decoupled_weight_decay: bool = False,
+               state_dtype: Optional[torch.dtype] = None):
+    _check_adam_arguments(lr, betas, eps, weight_decay, foreach, capturable)
     super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                      maximize=maximize, foreach=foreach, capturable=capturable,
                      differentiable=differentiable, fused=fused,
-                     decoupled_weight_decay=decoupled_weight_decay)
+                     decoupled_weight_decay=decoupled_weight_decay, state_dtype=state_dtype)
 
 
 class AdamW(TorchDropIn):
   """`torch.optim.AdamW`: Adam with decoupled weight decay.
 
-  Reference: Loshchilov and Hutter, 2019, https://arxiv.org/abs/1711.05101
+  References:
+    Loshchilov and Hutter, 2019, "Decoupled Weight Decay Regularization",
+    https://arxiv.org/abs/1711.05101;
+    `torch.optim.AdamW`, https://docs.pytorch.org/docs/stable/generated/torch.optim.AdamW.html
 
   Example:
     >>> import torch, torch_bridge
@@ -82,16 +120,33 @@ class AdamW(TorchDropIn):
   def __init__(self, params, lr: Float = 1e-3, betas: tuple[Float, Float] = (0.9, 0.999),
                eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
                maximize: bool = False, foreach: Optional[bool] = None, capturable: bool = False,
-               differentiable: bool = False, fused: Optional[bool] = None):
+               differentiable: bool = False, fused: Optional[bool] = None,
+               state_dtype: Optional[torch.dtype] = None):
+    _check_adam_arguments(lr, betas, eps, weight_decay, foreach, capturable)
     super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                      maximize=maximize, foreach=foreach, capturable=capturable,
-                     differentiable=differentiable, fused=fused, decoupled_weight_decay=True)
+                     differentiable=differentiable, fused=fused, decoupled_weight_decay=True,
+                     state_dtype=state_dtype)
 
 
 class Adagrad(TorchDropIn):
   """`torch.optim.Adagrad` (lr_decay, initial_accumulator_value, weight decay, maximize).
 
-  Reference: Duchi et al., 2011, https://jmlr.org/papers/v12/duchi11a.html
+  Example:
+    >>> import torch, torch_bridge
+    >>> w, ref = (torch.nn.Parameter(torch.tensor([1.0, -2.0])) for _ in range(2))
+    >>> opt, ref_opt = torch_bridge.Adagrad([w], lr=0.1), torch.optim.Adagrad([ref], lr=0.1)
+    >>> for _ in range(2):
+    ...   for o, p in ((opt, w), (ref_opt, ref)):
+    ...     p.grad = torch.tensor([0.5, -0.5])
+    ...     o.step()
+    >>> [round(v, 4) for v in w.tolist()], torch.allclose(w, ref)
+    ([0.8293, -1.8293], True)
+
+  References:
+    Duchi, Hazan and Singer, 2011, "Adaptive Subgradient Methods for Online Learning
+    and Stochastic Optimization", https://jmlr.org/papers/v12/duchi11a.html;
+    `torch.optim.Adagrad`, https://docs.pytorch.org/docs/stable/generated/torch.optim.Adagrad.html
   """
 
   factory = staticmethod(torchlike.adagrad)
@@ -100,16 +155,31 @@ class Adagrad(TorchDropIn):
   def __init__(self, params, lr: Float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
                initial_accumulator_value: float = 0, eps: float = 1e-10,
                foreach: Optional[bool] = None, *, maximize: bool = False,
-               differentiable: bool = False, fused: Optional[bool] = None):
+               differentiable: bool = False, fused: Optional[bool] = None,
+               state_dtype: Optional[torch.dtype] = None):
     super().__init__(params, lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                      initial_accumulator_value=initial_accumulator_value, foreach=foreach,
-                     maximize=maximize, differentiable=differentiable, fused=fused)
+                     maximize=maximize, differentiable=differentiable, fused=fused, state_dtype=state_dtype)
 
 
 class RMSprop(TorchDropIn):
   """`torch.optim.RMSprop` (momentum, centered, weight decay, maximize).
 
-  Reference: Hinton, 2012, https://www.cs.toronto.edu/~tijmen/csc321/slides/lecture_slides_lec6.pdf
+  Example:
+    >>> import torch, torch_bridge
+    >>> w, ref = (torch.nn.Parameter(torch.tensor([1.0, -2.0])) for _ in range(2))
+    >>> opt, ref_opt = torch_bridge.RMSprop([w], lr=0.01), torch.optim.RMSprop([ref], lr=0.01)
+    >>> for _ in range(2):
+    ...   for o, p in ((opt, w), (ref_opt, ref)):
+    ...     p.grad = torch.tensor([0.5, -0.5])
+    ...     o.step()
+    >>> [round(v, 4) for v in w.tolist()], torch.allclose(w, ref)
+    ([0.8291, -1.8291], True)
+
+  References:
+    Hinton, 2012, "Neural Networks for Machine Learning", lecture 6e,
+    https://www.cs.toronto.edu/~tijmen/csc321/slides/lecture_slides_lec6.pdf;
+    `torch.optim.RMSprop`, https://docs.pytorch.org/docs/stable/generated/torch.optim.RMSprop.html
   """
 
   factory = staticmethod(torchlike.rmsprop)
@@ -118,16 +188,31 @@ class RMSprop(TorchDropIn):
   def __init__(self, params, lr: Float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                weight_decay: float = 0, momentum: float = 0, centered: bool = False,
                capturable: bool = False, foreach: Optional[bool] = None, maximize: bool = False,
-               differentiable: bool = False):
+               differentiable: bool = False,
+               *, state_dtype: Optional[torch.dtype] = None):
     super().__init__(params, lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
                      weight_decay=weight_decay, capturable=capturable, foreach=foreach,
-                     maximize=maximize, differentiable=differentiable)
+                     maximize=maximize, differentiable=differentiable, state_dtype=state_dtype)
 
 
 class Adamax(TorchDropIn):
   """`torch.optim.Adamax` (Adam with the infinity norm).
 
-  Reference: Kingma and Ba, 2015, https://arxiv.org/abs/1412.6980
+  Example:
+    >>> import torch, torch_bridge
+    >>> w, ref = (torch.nn.Parameter(torch.tensor([1.0, -2.0])) for _ in range(2))
+    >>> opt, ref_opt = torch_bridge.Adamax([w], lr=0.1), torch.optim.Adamax([ref], lr=0.1)
+    >>> for _ in range(2):
+    ...   for o, p in ((opt, w), (ref_opt, ref)):
+    ...     p.grad = torch.tensor([0.5, -0.5])
+    ...     o.step()
+    >>> [round(v, 4) for v in w.tolist()], torch.allclose(w, ref)
+    ([0.8, -1.8], True)
+
+  References:
+    Kingma and Ba, 2015, "Adam: A Method for Stochastic Optimization",
+    https://arxiv.org/abs/1412.6980;
+    `torch.optim.Adamax`, https://docs.pytorch.org/docs/stable/generated/torch.optim.Adamax.html
   """
 
   factory = staticmethod(torchlike.adamax)
@@ -135,15 +220,31 @@ class Adamax(TorchDropIn):
 
   def __init__(self, params, lr: Float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                eps: float = 1e-8, weight_decay: float = 0, foreach: Optional[bool] = None, *,
-               maximize: bool = False, differentiable: bool = False, capturable: bool = False):
+               maximize: bool = False, differentiable: bool = False, capturable: bool = False,
+               state_dtype: Optional[torch.dtype] = None):
     super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
-                     maximize=maximize, differentiable=differentiable, capturable=capturable)
+                     maximize=maximize, differentiable=differentiable, capturable=capturable,
+                     state_dtype=state_dtype)
 
 
 class NAdam(TorchDropIn):
   """`torch.optim.NAdam` (momentum_decay, coupled or decoupled weight decay).
 
-  Reference: Dozat, 2016, https://openreview.net/forum?id=OM0jvwB8jIp57ZJjtNEZ
+  Example:
+    >>> import torch, torch_bridge
+    >>> w, ref = (torch.nn.Parameter(torch.tensor([1.0, -2.0])) for _ in range(2))
+    >>> opt, ref_opt = torch_bridge.NAdam([w], lr=0.1), torch.optim.NAdam([ref], lr=0.1)
+    >>> for _ in range(2):
+    ...   for o, p in ((opt, w), (ref_opt, ref)):
+    ...     p.grad = torch.tensor([0.5, -0.5])
+    ...     o.step()
+    >>> [round(v, 4) for v in w.tolist()], torch.allclose(w, ref)
+    ([0.816, -1.816], True)
+
+  References:
+    Dozat, 2016, "Incorporating Nesterov Momentum into Adam",
+    https://openreview.net/forum?id=OM0jvwB8jIp57ZJjtNEZ;
+    `torch.optim.NAdam`, https://docs.pytorch.org/docs/stable/generated/torch.optim.NAdam.html
   """
 
   factory = staticmethod(torchlike.nadam)
@@ -152,17 +253,32 @@ class NAdam(TorchDropIn):
   def __init__(self, params, lr: Float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                eps: float = 1e-8, weight_decay: float = 0, momentum_decay: float = 4e-3,
                decoupled_weight_decay: bool = False, *, foreach: Optional[bool] = None,
-               maximize: bool = False, capturable: bool = False, differentiable: bool = False):
+               maximize: bool = False, capturable: bool = False, differentiable: bool = False,
+               state_dtype: Optional[torch.dtype] = None):
     super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                      momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,
                      maximize=maximize, foreach=foreach, capturable=capturable,
-                     differentiable=differentiable)
+                     differentiable=differentiable, state_dtype=state_dtype)
 
 
 class RAdam(TorchDropIn):
   """`torch.optim.RAdam` (rectified Adam; coupled or decoupled weight decay).
 
-  Reference: Liu et al., 2020, https://arxiv.org/abs/1908.03265
+  Example:
+    >>> import torch, torch_bridge
+    >>> w, ref = (torch.nn.Parameter(torch.tensor([1.0, -2.0])) for _ in range(2))
+    >>> opt, ref_opt = torch_bridge.RAdam([w], lr=0.1), torch.optim.RAdam([ref], lr=0.1)
+    >>> for _ in range(2):
+    ...   for o, p in ((opt, w), (ref_opt, ref)):
+    ...     p.grad = torch.tensor([0.5, -0.5])
+    ...     o.step()
+    >>> [round(v, 4) for v in w.tolist()], torch.allclose(w, ref)
+    ([0.9, -1.9], True)
+
+  References:
+    Liu et al., 2020, "On the Variance of the Adaptive Learning Rate and Beyond",
+    https://arxiv.org/abs/1908.03265;
+    `torch.optim.RAdam`, https://docs.pytorch.org/docs/stable/generated/torch.optim.RAdam.html
   """
 
   factory = staticmethod(torchlike.radam)
@@ -171,7 +287,9 @@ class RAdam(TorchDropIn):
   def __init__(self, params, lr: Float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                eps: float = 1e-8, weight_decay: float = 0, decoupled_weight_decay: bool = False, *,
                foreach: Optional[bool] = None, maximize: bool = False, capturable: bool = False,
-               differentiable: bool = False):
+               differentiable: bool = False,
+               state_dtype: Optional[torch.dtype] = None):
     super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                      maximize=maximize, foreach=foreach, capturable=capturable,
-                     decoupled_weight_decay=decoupled_weight_decay, differentiable=differentiable)
+                     decoupled_weight_decay=decoupled_weight_decay, differentiable=differentiable,
+                     state_dtype=state_dtype)

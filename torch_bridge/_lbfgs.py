@@ -40,8 +40,11 @@ class LBFGS(torch.optim.Optimizer):
   up to `max_eval` times.
 
   References:
-    Nocedal, 1980, https://doi.org/10.1090/S0025-5718-1980-0572855-7;
-    Liu and Nocedal, 1989, https://doi.org/10.1007/BF01589116
+    Nocedal, 1980, "Updating Quasi-Newton Matrices with Limited Storage",
+    https://doi.org/10.1090/S0025-5718-1980-0572855-7;
+    Liu and Nocedal, 1989, "On the limited memory BFGS method for large scale optimization",
+    https://doi.org/10.1007/BF01589116;
+    `torch.optim.LBFGS`, https://docs.pytorch.org/docs/stable/generated/torch.optim.LBFGS.html
 
   Example:
     >>> import torch, torch_bridge

@@ -56,6 +56,16 @@ def _check_tensor(where: str, value, like: jax.Array) -> None:
     raise ValueError(f"{where}: expected dtype {expected}, got {got}")
 
 
+def _in_state_dtype(make_transformation, state_dtype: Optional[torch.dtype]):
+  """`make_transformation`, wrapped to keep low-precision parameters' state in `state_dtype`."""
+  if state_dtype is None:
+    return make_transformation
+  if not (isinstance(state_dtype, torch.dtype) and state_dtype.is_floating_point):
+    raise TypeError(f"state_dtype must be a floating-point torch.dtype or None, got {state_dtype!r}")
+  dtype = jnp.dtype(str(state_dtype).removeprefix("torch."))
+  return lambda hyperparams: fo.with_state_dtype(make_transformation(hyperparams), dtype)
+
+
 class _GroupRuntime:
   """What the optimizer keeps per param group besides torch's group dict."""
 
@@ -78,41 +88,68 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     them, and `param_groups[i]["lr"]` is the factory's `learning_rate`, so torch's
     lr schedulers drive it. Changing a number in a group never recompiles.
 
+  `state_dtype=torch.float32` keeps the state of bfloat16/float16 parameters in
+  float32 (`functional_optim.with_state_dtype`): the transformation computes in
+  float32 and each new parameter value is rounded once to its dtype. Parameters of
+  `state_dtype` or wider are unaffected. `state_dict()` holds the float32 state, and
+  loading a checkpoint whose state has another dtype raises `ValueError`.
+
   The whole step (every group) is one compiled XLA program; optimizer state stays in
   JAX between steps. Parameters keep their identity and storage across steps: at
   construction they are moved into one flat buffer per group and dtype.
 
   Example:
-    >>> import torch, functional_optim as fo, torch_bridge
-    >>> model = torch.nn.Linear(3, 1)
-    >>> opt = torch_bridge.FunctionalOptimizer(model.parameters(), fo.adamw, learning_rate=1e-2)
-    >>> model(torch.ones(2, 3)).sum().backward()
+    >>> import jax.numpy as jnp, torch, functional_optim as fo, torch_bridge
+    >>> w = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
+    >>> opt = torch_bridge.FunctionalOptimizer([w], fo.adamw, learning_rate=0.1)
+    >>> opt.param_groups[0]["lr"]
+    0.1
+    >>> w.grad = torch.tensor([0.5, -0.5])
     >>> opt.step()
-    >>> sorted(opt.state_dict()["state"][0])
-    ['0.count', '0.mu', '0.nu']
+    >>> [round(v, 4) for v in w.tolist()]
+    [0.9, -1.9]
+    >>> tx, p = fo.adamw(learning_rate=0.1), jnp.array([1.0, -2.0])  # the same step in JAX
+    >>> updates, _ = tx.update(jnp.array([0.5, -0.5]), tx.init(p), p)
+    >>> torch.allclose(w, torch.tensor(fo.apply_updates(p, updates).tolist()))
+    True
+
+  References:
+    `torch.optim.Optimizer`, https://docs.pytorch.org/docs/stable/optim.html;
+    `optax.GradientTransformation`,
+    https://optax.readthedocs.io/en/latest/api/transformations.html
   """
 
-  def __init__(self, params, transformation: Union[fo.GradientTransformation, Callable], **hyperparams: Any):
+  def __init__(self, params, transformation: Union[fo.GradientTransformation, Callable], *,
+               state_dtype: Optional[torch.dtype] = None, **hyperparams: Any):
     if _is_transformation(transformation):
       if hyperparams:
         raise TypeError(
             "hyperparameters can only be given with a transformation factory "
             f"(e.g. functional_optim.adamw), not with a transformation; got {sorted(hyperparams)}"
         )
-      self._setup(params, lambda hp: transformation, factory_args=(), defaults={})
+      self._setup(params, lambda hp: transformation, factory_args=(), defaults={}, state_dtype=state_dtype)
     elif callable(transformation):
       factory_args, defaults = self._factory_defaults(transformation, hyperparams)
-      self._setup(params, lambda hp: transformation(**hp), factory_args, defaults)
+      self._setup(params, lambda hp: transformation(**hp), factory_args, defaults, state_dtype=state_dtype)
     else:
       raise TypeError(f"expected a transformation or a factory, got {type(transformation).__name__}")
 
-  def _setup(self, params, make_transformation, factory_args, defaults) -> None:
+  def _setup(self, params, make_transformation, factory_args, defaults, state_dtype=None) -> None:
     """Shared by both forms and the drop-ins: `make_transformation(hyperparams)`."""
+    make_transformation = _in_state_dtype(make_transformation, state_dtype)
     self._runtimes: list[_GroupRuntime] = []
     self._compiled: dict[tuple, Callable] = {}
     self._make_transformation = make_transformation
     self._factory_args = tuple(factory_args)
-    super().__init__(params, defaults)
+    self._moved_params = []  # (param, its original data) while constructing
+    try:
+      super().__init__(params, defaults)
+    except BaseException:
+      for p, data in self._moved_params:  # a later group failed: earlier ones go back where they were
+        p.data = data
+      raise
+    finally:
+      self._moved_params = None
 
   # ---- construction -------------------------------------------------------------
 
@@ -146,7 +183,17 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     return jax.tree.map(jnp.copy, tx.init(values))  # distinct buffers, safe to donate
 
   def add_param_group(self, param_group: dict[str, Any]) -> None:
-    """Adds a group (also mid-training); its state is initialized at once."""
+    """Adds a group (also mid-training); its state is initialized at once.
+
+    Raises `ValueError` for a group listing a parameter twice (torch only warns,
+    then steps it twice; here each parameter owns one slot of the group's buffer).
+    """
+    listed = param_group.get("params") if isinstance(param_group, dict) else None
+    if listed is not None and not isinstance(listed, (torch.Tensor, set)):
+      param_group["params"] = list(param_group["params"])  # torch does the same; a generator is read once
+      tensors = [p[1] if isinstance(p, tuple) else p for p in param_group["params"]]
+      if len({id(p) for p in tensors}) != len(tensors):
+        raise ValueError("optimizer contains a parameter group with duplicate parameters")
     super().add_param_group(param_group)
     group = self.param_groups[-1]
     try:
@@ -154,6 +201,8 @@ class FunctionalOptimizer(torch.optim.Optimizer):
         if not (p.is_floating_point() or p.is_complex()):
           raise TypeError(f"can only optimize floating-point or complex tensors, got {p.dtype}")
       state = self._init_state(group, group["params"])
+      if self._moved_params is not None:
+        self._moved_params.extend((p, p.data) for p in group["params"])
       self._runtimes.append(_GroupRuntime(list(group["params"]), state))
     except Exception:
       self.param_groups.pop()
@@ -298,14 +347,16 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
     if len(saved_groups) != len(self.param_groups):
       raise ValueError(
-          f"loaded state dict has {len(saved_groups)} parameter groups, the optimizer has {len(self.param_groups)}"
+          "loaded state dict has a different number of parameter groups: "
+          f"{len(saved_groups)}, the optimizer has {len(self.param_groups)}"
       )
     new_groups, new_states, new_has_state, seen = [], [], [], set()
     for g, (group, saved, rt) in enumerate(zip(self.param_groups, saved_groups, self._runtimes)):
       ids = list(saved.get("params", []))
       if len(ids) != len(group["params"]):
         raise ValueError(
-            f"loaded parameter group {g} has {len(ids)} parameters, the optimizer's has {len(group['params'])}"
+            "loaded state dict contains a parameter group that doesn't match the size of optimizer's group: "
+            f"group {g} has {len(ids)} parameters, the optimizer's has {len(group['params'])}"
         )
       expected_keys = set(group) - {"params", "param_names"}
       saved_keys = set(saved) - {"params", "param_names", GLOBAL_STATE_KEY}

@@ -7,7 +7,7 @@ masks to `torchlike.sparse_adam` as its `grad_mask` argument, through the
 `_gather` hook of `FunctionalOptimizer`; the step itself is the shared one.
 """
 
-from typing import Any, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import jax.numpy as jnp
 import torch
@@ -30,7 +30,11 @@ class SparseAdam(TorchDropIn):
   state changes, where torch has already counted the step of the parameters
   before it). `state_dict()["state"][i]["step"]` is a Python int, as in torch.
 
-  Reference: Kingma and Ba, 2015, https://arxiv.org/abs/1412.6980
+  References:
+    Kingma and Ba, 2015, "Adam: A Method for Stochastic Optimization",
+    https://arxiv.org/abs/1412.6980;
+    `torch.optim.SparseAdam`,
+    https://docs.pytorch.org/docs/stable/generated/torch.optim.SparseAdam.html
 
   Example:
     >>> import torch, torch_bridge
@@ -46,14 +50,15 @@ class SparseAdam(TorchDropIn):
   torch_state_keys = torchlike.SPARSE_ADAM_TORCH_STATE_KEYS
 
   def __init__(self, params, lr: Float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-               eps: float = 1e-8, maximize: bool = False):
+               eps: float = 1e-8, maximize: bool = False,
+               *, state_dtype: Optional[torch.dtype] = None):
     if isinstance(lr, torch.Tensor) and lr.numel() != 1:
       raise ValueError("Tensor lr must be 1-element")
     torchlike.sparse_adam(lr=lr, betas=betas, eps=eps)  # torch's checks and messages come first
     if not isinstance(params, torch.Tensor):  # a tensor is rejected by torch.optim.Optimizer
       params = list(params)
       _check_dense_real(params)
-    super().__init__(params, lr=lr, betas=betas, eps=eps, maximize=maximize)
+    super().__init__(params, lr=lr, betas=betas, eps=eps, maximize=maximize, state_dtype=state_dtype)
 
   def _gather(self, runtime):
     values, masks, has_grad = _gather_sparse_grads(runtime.params, runtime.buffers.layout)

@@ -48,7 +48,9 @@ def adadelta(
   Returns:
     A `GradientTransformation` whose `update(grads, state, params)` needs `params`.
 
-  Reference: Zeiler, 2012, https://arxiv.org/abs/1212.5701
+  References:
+    Zeiler, 2012, "ADADELTA: An Adaptive Learning Rate Method", https://arxiv.org/abs/1212.5701;
+    `torch.optim.Adadelta`, https://docs.pytorch.org/docs/stable/generated/torch.optim.Adadelta.html
 
   Example:
     >>> import jax.numpy as jnp
@@ -56,8 +58,8 @@ def adadelta(
     >>> tx = torchlike.adadelta(rho=0.75, eps=0.25)
     >>> params = jnp.ones(2)
     >>> updates, state = tx.update(jnp.ones(2), tx.init(params), params)
-    >>> updates
-    Array([-0.70710677, -0.70710677], dtype=float32)
+    >>> [round(u, 4) for u in updates.tolist()]
+    [-0.7071, -0.7071]
   """
   check_non_negative(lr, f"Invalid learning rate: {lr}")
   if is_number(rho) and not 0.0 <= rho <= 1.0:

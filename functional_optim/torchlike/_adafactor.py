@@ -35,6 +35,12 @@ def _norm(x, axis=None):
   return jnp.sqrt(jnp.sum(x * x, axis=axis, keepdims=axis is not None))
 
 
+
+def _python_max(first, second):
+  """torch's Python `max(first, x.item())`: `first` unless `second > first`, so a NaN gives `first`."""
+  return jnp.where(second > first, second, first)
+
+
 def adafactor(
     lr: float = 1e-2,
     beta2_decay: float = -0.8,
@@ -68,7 +74,11 @@ def adafactor(
   Returns:
     A `GradientTransformation` whose `update(grads, state, params)` needs `params`.
 
-  Reference: Shazeer and Stern, 2018, https://arxiv.org/abs/1804.04235
+  References:
+    Shazeer and Stern, 2018, "Adafactor: Adaptive Learning Rates with Sublinear Memory Cost",
+    https://arxiv.org/abs/1804.04235;
+    `torch.optim.Adafactor`,
+    https://docs.pytorch.org/docs/stable/generated/torch.optim.Adafactor.html
 
   Example:
     >>> import jax.numpy as jnp
@@ -107,7 +117,7 @@ def adafactor(
       # torch computes these scalars from `step.item()` and `.item()`s in float64.
       one_minus_beta2_t = jnp.exp(beta2_decay * jnp.log(step))  # step ** beta2_decay
       rho_t = jnp.minimum(lr, 1 / jnp.sqrt(step))
-      alpha = jnp.maximum(eps2, rnd(_norm(param)) / math.sqrt(param.size)) * rho_t
+      alpha = _python_max(eps2, rnd(_norm(param)) / math.sqrt(param.size)) * rho_t
       decayed = rnd(param * (1 - lr * weight_decay)) if use_weight_decay else param
       if grad.ndim > 1:
         row_mean = rnd(rnd(rnd(_norm(grad, -1)) ** 2) / grad.shape[-1])
@@ -121,7 +131,7 @@ def adafactor(
         var_estimate = variance
       update = rnd(1 / jnp.sqrt(jnp.maximum(var_estimate, rnd(eps1 * eps1))))
       update = rnd(update * grad)
-      denom = jnp.maximum(1.0, rnd(_norm(update)) / (math.sqrt(update.size) * d))
+      denom = _python_max(1.0, rnd(_norm(update)) / (math.sqrt(update.size) * d))
       new_param = rnd(decayed + rnd(-alpha / denom) * update)
       return new_param - param, step, row_var, col_var, variance
 

@@ -51,7 +51,10 @@ def adagrad(
   Returns:
     A `GradientTransformation` whose `update(grads, state, params)` needs `params`.
 
-  Reference: Duchi et al., 2011, https://jmlr.org/papers/v12/duchi11a.html
+  References:
+    Duchi et al., 2011, "Adaptive Subgradient Methods for Online Learning and Stochastic
+    Optimization", https://jmlr.org/papers/v12/duchi11a.html;
+    `torch.optim.Adagrad`, https://docs.pytorch.org/docs/stable/generated/torch.optim.Adagrad.html
 
   Example:
     >>> import jax.numpy as jnp

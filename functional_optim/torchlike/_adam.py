@@ -63,8 +63,11 @@ def adam(
     A `GradientTransformation` whose `update(grads, state, params)` needs `params`.
 
   References:
-    Kingma and Ba, 2015, https://arxiv.org/abs/1412.6980;
-    Reddi et al., 2018, https://openreview.net/forum?id=ryQu7f-RZ (AMSGrad)
+    Kingma and Ba, 2015, "Adam: A Method for Stochastic Optimization",
+    https://arxiv.org/abs/1412.6980;
+    Reddi et al., 2018, "On the Convergence of Adam and Beyond",
+    https://openreview.net/forum?id=ryQu7f-RZ (AMSGrad);
+    `torch.optim.Adam`, https://docs.pytorch.org/docs/stable/generated/torch.optim.Adam.html
 
   Example:
     >>> import jax.numpy as jnp
@@ -145,7 +148,10 @@ def adamw(
   Returns:
     A `GradientTransformation` whose `update(grads, state, params)` needs `params`.
 
-  Reference: Loshchilov and Hutter, 2019, https://arxiv.org/abs/1711.05101
+  References:
+    Loshchilov and Hutter, 2019, "Decoupled Weight Decay Regularization",
+    https://arxiv.org/abs/1711.05101;
+    `torch.optim.AdamW`, https://docs.pytorch.org/docs/stable/generated/torch.optim.AdamW.html
 
   Example:
     >>> import jax.numpy as jnp

@@ -48,7 +48,10 @@ def adamax(
   Returns:
     A `GradientTransformation` whose `update(grads, state, params)` needs `params`.
 
-  Reference: Kingma and Ba, 2015 (section 7), https://arxiv.org/abs/1412.6980
+  References:
+    Kingma and Ba, 2015 (section 7), "Adam: A Method for Stochastic Optimization",
+    https://arxiv.org/abs/1412.6980;
+    `torch.optim.Adamax`, https://docs.pytorch.org/docs/stable/generated/torch.optim.Adamax.html
 
   Example:
     >>> import jax.numpy as jnp

@@ -58,7 +58,10 @@ def asgd(
   Returns:
     A `GradientTransformation` whose `update(grads, state, params)` needs `params`.
 
-  Reference: Polyak and Juditsky, 1992, https://doi.org/10.1137/0330046
+  References:
+    Polyak and Juditsky, 1992, "Acceleration of Stochastic Approximation by Averaging",
+    https://doi.org/10.1137/0330046;
+    `torch.optim.ASGD`, https://docs.pytorch.org/docs/stable/generated/torch.optim.ASGD.html
 
   Example:
     >>> import jax.numpy as jnp

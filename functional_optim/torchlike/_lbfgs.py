@@ -369,8 +369,11 @@ def lbfgs(
     and `value_and_grad_fn`.
 
   References:
-    Nocedal, 1980, https://doi.org/10.1090/S0025-5718-1980-0572855-7;
-    Liu and Nocedal, 1989, https://doi.org/10.1007/BF01589116
+    Nocedal, 1980, "Updating Quasi-Newton Matrices with Limited Storage",
+    https://doi.org/10.1090/S0025-5718-1980-0572855-7;
+    Liu and Nocedal, 1989, "On the limited memory BFGS method for large scale optimization",
+    https://doi.org/10.1007/BF01589116;
+    `torch.optim.LBFGS`, https://docs.pytorch.org/docs/stable/generated/torch.optim.LBFGS.html
 
   Example:
     >>> import jax, jax.numpy as jnp
@@ -383,8 +386,8 @@ def lbfgs(
     >>> value, grads = jax.value_and_grad(loss_fn)(params)
     >>> updates, state = tx.update(grads, state, params, value=value,
     ...                            value_and_grad_fn=jax.value_and_grad(loss_fn))
-    >>> fo.apply_updates(params, updates)
-    Array([ 0.9999999, -1.9999998], dtype=float32)
+    >>> [round(p, 4) for p in fo.apply_updates(params, updates).tolist()]
+    [1.0, -2.0]
     >>> int(state.n_iter), int(state.func_evals)
     (3, 3)
   """

@@ -118,8 +118,11 @@ def muon(
     A `GradientTransformation` whose `update(grads, state, params)` needs `params`.
 
   References:
-    Jordan et al., 2024, https://kellerjordan.github.io/posts/muon/;
-    Liu et al., 2025, https://arxiv.org/abs/2502.16982 (match_rms_adamw)
+    Jordan et al., 2024, "Muon: An optimizer for hidden layers in neural networks",
+    https://kellerjordan.github.io/posts/muon/;
+    Liu et al., 2025, "Muon is Scalable for LLM Training", https://arxiv.org/abs/2502.16982
+    (match_rms_adamw);
+    `torch.optim.Muon`, https://docs.pytorch.org/docs/stable/generated/torch.optim.Muon.html
 
   Example:
     >>> import jax.numpy as jnp

@@ -87,7 +87,10 @@ def radam(
   Returns:
     A `GradientTransformation` whose `update(grads, state, params)` needs `params`.
 
-  Reference: Liu et al., 2020, https://arxiv.org/abs/1908.03265
+  References:
+    Liu et al., 2020, "On the Variance of the Adaptive Learning Rate and Beyond",
+    https://arxiv.org/abs/1908.03265;
+    `torch.optim.RAdam`, https://docs.pytorch.org/docs/stable/generated/torch.optim.RAdam.html
 
   Example:
     >>> import jax.numpy as jnp

@@ -56,8 +56,10 @@ def rmsprop(
   Returns:
     A `GradientTransformation` whose `update(grads, state, params)` needs `params`.
 
-  Reference: Hinton, 2012,
-    https://www.cs.toronto.edu/~tijmen/csc321/slides/lecture_slides_lec6.pdf
+  References:
+    Hinton, 2012, "Neural Networks for Machine Learning, Lecture 6e: rmsprop",
+    https://www.cs.toronto.edu/~tijmen/csc321/slides/lecture_slides_lec6.pdf;
+    `torch.optim.RMSprop`, https://docs.pytorch.org/docs/stable/generated/torch.optim.RMSprop.html
 
   Example:
     >>> import jax.numpy as jnp

@@ -28,6 +28,12 @@ class RpropState(NamedTuple):
   step_size: Params  # like params: per-element step sizes (complex: lr in both parts)
 
 
+
+def _torch_sign(x):
+  """torch's `sign`, `(0 < x) - (x < 0)`: 0 for NaN, where `jnp.sign` gives NaN."""
+  return (x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)
+
+
 def rprop(
     lr: float = 1e-2,
     etas: tuple[float, float] = (0.5, 1.2),
@@ -50,7 +56,10 @@ def rprop(
   Returns:
     A `GradientTransformation` whose `update(grads, state, params)` needs `params`.
 
-  Reference: Riedmiller and Braun, 1993, https://doi.org/10.1109/ICNN.1993.298623
+  References:
+    Riedmiller and Braun, 1993, "A Direct Adaptive Method for Faster Backpropagation Learning: The
+    RPROP Algorithm", https://doi.org/10.1109/ICNN.1993.298623;
+    `torch.optim.Rprop`, https://docs.pytorch.org/docs/stable/generated/torch.optim.Rprop.html
 
   Example:
     >>> import jax.numpy as jnp
@@ -74,13 +83,13 @@ def rprop(
     if maximize:
       grad = -grad
     # torch overwrites the signs in place, in this order, in the parameter's dtype.
-    factor = jnp.sign(rnd(grad * prev))
+    factor = _torch_sign(rnd(grad * prev))
     factor = jnp.where(factor > 0, rnd(etaplus), factor)
     factor = jnp.where(factor < 0, rnd(etaminus), factor)
     factor = jnp.where(factor == 0, 1.0, factor)
     step_size = jnp.clip(rnd(step_size * factor), rnd(step_size_min), rnd(step_size_max))
     grad = jnp.where(factor == rnd(etaminus), 0.0, grad)
-    return -jnp.sign(grad) * step_size, step, grad, step_size
+    return -_torch_sign(grad) * step_size, step, grad, step_size
 
   def init_fn(params: Params) -> RpropState:
     def initial_step_size(p):

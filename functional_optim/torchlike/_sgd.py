@@ -52,7 +52,10 @@ def sgd(
   Returns:
     A `GradientTransformation` whose `update(grads, state, params)` needs `params`.
 
-  Reference: Sutskever et al., 2013, http://proceedings.mlr.press/v28/sutskever13.html
+  References:
+    Sutskever et al., 2013, "On the importance of initialization and momentum in deep learning",
+    http://proceedings.mlr.press/v28/sutskever13.html;
+    `torch.optim.SGD`, https://docs.pytorch.org/docs/stable/generated/torch.optim.SGD.html
 
   Example:
     >>> import jax.numpy as jnp

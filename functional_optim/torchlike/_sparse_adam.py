@@ -61,7 +61,11 @@ def sparse_adam(
     A `GradientTransformationExtraArgs` whose `update(grads, state, params,
     grad_mask=None)` needs `params` (real arrays only, like torch's).
 
-  Reference: Kingma and Ba, 2015, https://arxiv.org/abs/1412.6980
+  References:
+    Kingma and Ba, 2015, "Adam: A Method for Stochastic Optimization",
+    https://arxiv.org/abs/1412.6980;
+    `torch.optim.SparseAdam`,
+    https://docs.pytorch.org/docs/stable/generated/torch.optim.SparseAdam.html
 
   Example:
     >>> import jax.numpy as jnp
@@ -71,8 +75,8 @@ def sparse_adam(
     >>> mask = jnp.array([True, True, False])
     >>> updates, state = tx.update(jnp.array([1.0, 0.0, 1.0]), tx.init(params), params,
     ...                            grad_mask=mask)
-    >>> updates
-    Array([-0.09999997, -0.        ,  0.        ], dtype=float32)
+    >>> [round(u, 4) for u in updates.tolist()]  # the masked-out third entry is not updated
+    [-0.1, -0.0, 0.0]
     >>> state.step
     Array(1, dtype=int32)
   """
