@@ -56,6 +56,16 @@ def _check_tensor(where: str, value, like: jax.Array) -> None:
     raise ValueError(f"{where}: expected dtype {expected}, got {got}")
 
 
+def _committed(state, params):
+  """Distinct copies of a state's arrays (safe to donate), committed to the parameters' device.
+
+  The compiled step's outputs are committed; a state that is not would make the
+  second step compile again.
+  """
+  device = jnp.from_dlpack(params[0].detach()).device
+  return jax.tree.map(lambda x: jax.device_put(jnp.array(x, copy=True), device), state)
+
+
 class _GroupRuntime:
   """What the optimizer keeps per param group besides torch's group dict."""
 
@@ -188,7 +198,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     else:
       values = tuple(jnp.array(jnp.from_dlpack(p.detach()), copy=True) for p in params)
       state, scalars = tx.init(values), None
-    return jax.tree.map(jnp.copy, state), scalars  # distinct buffers, safe to donate
+    return _committed(state, params), scalars
 
   def add_param_group(self, param_group: dict[str, Any]) -> None:
     """Adds a group (also mid-training); its state is initialized at once."""
@@ -232,7 +242,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
         traced,
     )
     step_fn = self._compiled_step(specs, args, segments)
-    new_flat, new_states = step_fn(*args, segments)
+    new_states, new_flat = step_fn(*args, segments)
     jax.block_until_ready(new_flat)
     for rt, flat, state, (_, _, has_grad) in zip(self._runtimes, new_flat, new_states, gathered):
       rt.buffers.write_params(flat)
@@ -415,7 +425,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
           else:
             per_param[name][i] = self._derived_field(name, per_param[name][i])
       new_groups.append(new_group)
-      new_states.append(rebuild(per_param, global_))
+      new_states.append(_committed(rebuild(per_param, global_), rt.params))
       new_has_state.append(has_state)
     unknown = set(saved_state) - seen
     if unknown:

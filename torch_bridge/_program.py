@@ -47,6 +47,8 @@ def _group_step(spec: GroupProgram, flat_params, flat_grads, flat_extras, has_gr
 def compile_step(specs: tuple[GroupProgram, ...]):
   """One jitted function stepping every group; the states (argument 4) are donated.
 
+  Returns `(new_states, new_flat_params)`.
+
   `flat_extras[g]` maps extra-argument names to flat per-dtype arrays laid out like
   the parameters (e.g. SparseAdam's gradient masks); each reaches the group's
   `update` as a keyword argument, one array per parameter. `segments[g]` is None
@@ -59,6 +61,9 @@ def compile_step(specs: tuple[GroupProgram, ...]):
         _group_step(spec, *args)
         for spec, *args in zip(specs, flat_params, flat_grads, flat_extras, has_grads, states, traced, segments)
     ]
-    return tuple(r[0] for r in results), tuple(r[1] for r in results)
+    # States first: jax pairs each donated input with the first output of its shape
+    # and dtype, so new parameters listed first would take over the buffers of
+    # same-shaped state (Adam's exp_avg) and force XLA to copy.
+    return tuple(r[1] for r in results), tuple(r[0] for r in results)
 
   return jax.jit(step, donate_argnums=(4,))
