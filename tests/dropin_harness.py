@@ -10,6 +10,7 @@ one, and both continue, so checkpoint interchange is exercised both ways.
 import io
 from typing import Optional
 
+import jax
 import torch
 
 import torch_bridge
@@ -97,3 +98,24 @@ def assert_matches_torch(
     for (pname, a), b in zip(ours_model.named_parameters(), theirs_model.parameters()):
       torch.testing.assert_close(a, b, rtol=rtol, atol=atol, msg=f"{name} step {t} {pname}")
   assert_state_dicts_close(ours.state_dict(), theirs.state_dict(), rtol, atol)
+
+
+class CompileCounter:
+  """Counts XLA compilations while active: `with CompileCounter() as c: ...; c.count`."""
+
+  EVENT = "/jax/core/compile/backend_compile_duration"
+
+  def __init__(self):
+    self.count = 0
+
+  def _listener(self, event, duration, **kwargs):
+    del duration, kwargs
+    if event == self.EVENT:
+      self.count += 1
+
+  def __enter__(self):
+    jax.monitoring.register_event_duration_secs_listener(self._listener)
+    return self
+
+  def __exit__(self, *exc):
+    jax.monitoring.unregister_event_duration_listener(self._listener)

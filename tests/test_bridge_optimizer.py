@@ -11,6 +11,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 import torch_bridge
+from dropin_harness import CompileCounter
 
 OPTAX_TRANSFORMATIONS = {
     "adam": lambda: optax.adam(1e-2),
@@ -85,7 +86,8 @@ def test_factory_form_with_lr_scheduler_and_groups_equals_injected_optax():
   reference = [optax.inject_hyperparams(optax.adamw)(learning_rate=g["lr"], weight_decay=g["weight_decay"]) for g in opt.param_groups]
   group_params = [as_jax(model[0].parameters()), as_jax(model[2].parameters())]
   states = [tx.init(p) for tx, p in zip(reference, group_params)]
-  for x, y in batches(0, 8, 3, 2):
+  compiles = CompileCounter().__enter__()
+  for t, (x, y) in enumerate(batches(0, 8, 3, 2)):
     for state, group in zip(states, opt.param_groups):
       state.hyperparams["learning_rate"] = jnp.asarray(group["lr"])
     opt.zero_grad()
@@ -97,7 +99,10 @@ def test_factory_form_with_lr_scheduler_and_groups_equals_injected_optax():
     opt.step()
     scheduler.step()
     assert_params_close(model, group_params[0] + group_params[1])
-  assert len(opt._compiled) == 1, "changing lr must not recompile"
+    if t == 0:
+      compiled_by_first_step = compiles.count
+  compiles.__exit__()
+  assert compiles.count == compiled_by_first_step, "changing lr must not recompile"
 
 
 def test_missing_gradient_leaves_value_and_state_untouched_and_does_not_recompile():
@@ -105,6 +110,7 @@ def test_missing_gradient_leaves_value_and_state_untouched_and_does_not_recompil
   opt = torch_bridge.FunctionalOptimizer(model.parameters(), optax.adam(1e-2))
   data = batches(1, 4, 3, 1)
   _train(opt, model, data[:2])
+  compiles = CompileCounter().__enter__()
   frozen = model[2].bias
   value, state = frozen.detach().clone(), {k: v.clone() for k, v in opt.state[frozen].items()}
   opt.zero_grad()
@@ -113,7 +119,8 @@ def test_missing_gradient_leaves_value_and_state_untouched_and_does_not_recompil
   opt.step()
   assert torch.equal(frozen, value)
   assert all(torch.equal(opt.state[frozen][k], v) for k, v in state.items())
-  assert len(opt._compiled) == 1
+  compiles.__exit__()
+  assert compiles.count == 0
 
 
 def test_parameter_without_any_gradient_has_no_state_like_torch():
@@ -272,3 +279,58 @@ def test_hyperparameters_only_with_a_factory():
     torch_bridge.FunctionalOptimizer(model.parameters(), optax.adam(1e-3), lr=0.1)
   with pytest.raises(TypeError, match="no argument 'betas'"):
     torch_bridge.FunctionalOptimizer(model.parameters(), optax.adam, learning_rate=0.1, betas=(0.9, 0.9))
+
+
+ELEMENTWISE_TRANSFORMATIONS = {
+    "adam": lambda: optax.adam(1e-2),
+    "clip+adamw": lambda: optax.chain(optax.clip_by_global_norm(0.5), optax.adamw(1e-2, weight_decay=0.1)),
+    "sgd+nesterov": lambda: optax.sgd(1e-2, momentum=0.9, nesterov=True),
+}
+
+
+@settings(deadline=None)
+@given(
+    name=st.sampled_from(sorted(ELEMENTWISE_TRANSFORMATIONS)),
+    seed=st.integers(0, 2**16),
+    dropped=st.lists(st.sampled_from([None, 0, 1, 3]), min_size=4, max_size=4),
+)
+def test_elementwise_form_matches_per_parameter_form(name, seed, dropped):
+  """The flat form (one array per dtype) gives the per-parameter form's numbers and state."""
+  models = [make_model(seed, [3, 4, 2]) for _ in range(2)]
+  opts = [
+      torch_bridge.FunctionalOptimizer(m.parameters(), ELEMENTWISE_TRANSFORMATIONS[name](), elementwise=flat)
+      for m, flat in zip(models, (False, True))
+  ]
+  for (x, y), drop in zip(batches(seed, 4, 3, 2), dropped):
+    for model, opt in zip(models, opts):
+      opt.zero_grad()
+      loss_of(model, x, y).backward()
+      if drop is not None:
+        list(model.parameters())[drop].grad = None
+      opt.step()
+    for a, b in zip(*(m.parameters() for m in models)):
+      torch.testing.assert_close(b, a, rtol=2e-6, atol=2e-7)
+  per_param, flat = (opt.state_dict() for opt in opts)
+  assert per_param["state"].keys() == flat["state"].keys()
+  for index, entry in per_param["state"].items():
+    assert entry.keys() == flat["state"][index].keys()
+    for key, value in entry.items():
+      torch.testing.assert_close(flat["state"][index][key], value, rtol=2e-6, atol=2e-7)
+
+
+def test_elementwise_form_missing_gradient_leaves_value_and_state_untouched_without_recompiling():
+  model = make_model(1, [3, 3, 1])
+  opt = torch_bridge.FunctionalOptimizer(model.parameters(), optax.adam(1e-2), elementwise=True)
+  data = batches(1, 5, 3, 1)
+  _train(opt, model, data[:2])
+  frozen = model[2].bias
+  value, state = frozen.detach().clone(), {k: v.clone() for k, v in opt.state[frozen].items()}
+  with CompileCounter() as compiles:
+    for x, y in data[2:]:
+      opt.zero_grad()
+      loss_of(model, x, y).backward()
+      frozen.grad = None
+      opt.step()
+  assert torch.equal(frozen, value)
+  assert all(torch.equal(opt.state[frozen][k], v) for k, v in state.items())
+  assert compiles.count == 0

@@ -151,6 +151,7 @@ class Adafactor(TorchDropIn):
   """
 
   factory = staticmethod(torchlike.adafactor)
+  elementwise = False
   torch_state_keys = torchlike.ADAFACTOR_TORCH_STATE_KEYS
 
   def __init__(self, params, lr: Float = 1e-2, beta2_decay: float = -0.8,
@@ -185,6 +186,7 @@ class Muon(TorchDropIn):
   """
 
   factory = staticmethod(torchlike.muon)
+  elementwise = False
   torch_state_keys = torchlike.MUON_TORCH_STATE_KEYS
 
   def __init__(self, params, lr: float = 1e-3, weight_decay: float = 0.1, momentum: float = 0.95,

@@ -40,18 +40,26 @@ class Layout:
     return tuple(sorted({slot.dtype for slot in self.slots}))
 
 
+def layout_of(params: Sequence[torch.Tensor]) -> Layout:
+  """Where each parameter goes: consecutive slots per dtype, in group order."""
+  sizes: dict[str, int] = {}
+  slots = []
+  for p in params:
+    name = dtype_name(p.dtype)
+    slots.append(Slot(name, sizes.get(name, 0), p.numel(), tuple(p.shape)))
+    sizes[name] = sizes.get(name, 0) + p.numel()
+  return Layout(tuple(slots))
+
+
 class GroupBuffers:
   """The flat parameter buffers of one group, and gradient gathering for it."""
 
   def __init__(self, params: Sequence[torch.Tensor]):
     self._params = list(params)
-    sizes: dict[str, int] = {}
-    slots = []
-    for p in self._params:
-      name = dtype_name(p.dtype)
-      slots.append(Slot(name, sizes.get(name, 0), p.numel(), tuple(p.shape)))
-      sizes[name] = sizes.get(name, 0) + p.numel()
-    self.layout = Layout(tuple(slots))
+    self.layout = layout_of(self._params)
+    slots = self.layout.slots
+    sizes = {name: sum(s.size for s in slots if s.dtype == name) for name in self.layout.dtypes}
+    self.sizes = sizes  # elements per dtype
     self._members = {name: [i for i, s in enumerate(slots) if s.dtype == name] for name in self.layout.dtypes}
     self._buffers = {}
     with torch.no_grad():
@@ -80,7 +88,7 @@ class GroupBuffers:
     flat = {}
     for name, members in self._members.items():
       pieces = [(self._params[i] if grads[i] is None else grads[i]).detach().reshape(-1) for i in members]
-      flat[name] = jnp.from_dlpack(torch.cat(pieces))
+      flat[name] = jnp.from_dlpack(pieces[0] if len(pieces) == 1 else torch.cat(pieces))
     return flat, [g is not None for g in grads]
 
   def write_params(self, new_flat: dict[str, jax.Array]) -> None:

@@ -79,6 +79,9 @@ class TorchDropIn(FunctionalOptimizer):
 
   factory: ClassVar[Callable]  # a functional_optim.torchlike factory
   torch_state_keys: ClassVar[tuple[str, ...]]  # the state fields torch's state_dict holds
+  # Whether the algorithm treats each element on its own (see `_flat`); True for all
+  # but the shape-aware ones (Adafactor, Muon) and SparseAdam.
+  elementwise: ClassVar[bool] = True
 
   def __init__(self, params, *, state_dtype: Optional[torch.dtype] = None, **defaults: Any):
     check_torch_arguments(type(self).__name__, defaults)
@@ -90,7 +93,8 @@ class TorchDropIn(FunctionalOptimizer):
     factory = type(self).factory
     factory_args = tuple(inspect.signature(factory).parameters)
     factory(**{k: v for k, v in defaults.items() if k in factory_args})  # torch's checks and messages
-    self._setup(params, lambda hp: factory(**hp), factory_args, defaults, state_dtype=state_dtype)
+    self._setup(params, lambda hp: factory(**hp), factory_args, defaults,
+                elementwise=type(self).elementwise, state_dtype=state_dtype)
 
   def _exported_fields(self, names) -> list[str]:
     return [name for name in names if name in self.torch_state_keys]

@@ -10,8 +10,8 @@ import torch
 
 import functional_optim as fo
 
-from . import _hyperparams
-from ._buffers import GroupBuffers
+from . import _flat, _hyperparams
+from ._buffers import GroupBuffers, layout_of
 from ._program import GroupProgram, compile_step
 from ._state import split_fields
 
@@ -66,14 +66,51 @@ def _in_state_dtype(make_transformation, state_dtype: Optional[torch.dtype]):
   return lambda hyperparams: fo.with_state_dtype(make_transformation(hyperparams), dtype)
 
 
+def _committed(state, params):
+  """Distinct copies of a state's arrays (safe to donate), committed to the parameters' device.
+
+  The compiled step's outputs are committed; a state that is not would make the
+  second step compile again.
+  """
+  device = jnp.from_dlpack(params[0].detach()).device
+  return jax.tree.map(lambda x: jax.device_put(jnp.array(x, copy=True), device), state)
+
+
 class _GroupRuntime:
   """What the optimizer keeps per param group besides torch's group dict."""
 
-  def __init__(self, params, state):
+  def __init__(self, params, state, flat_scalars):
     self.params = params  # the group's tensors, in order
     self.buffers = GroupBuffers(params)
     self.state = state  # the transformation's state, resident in JAX
+    self.flat_scalars = flat_scalars  # None: state in per-parameter form; else flat (see _flat)
+    self.uniform_scalars = True  # flat form: per-parameter scalars agree (host-side knowledge)
+    self._segments = None  # flat form: segment ids, built when the general case first runs
     self.has_state = [False] * len(params)  # torch creates state at a param's first step
+
+  def segments(self, has_grad) -> Optional[dict]:
+    """The flat general case's segment ids when this step needs them, else None."""
+    if self.flat_scalars is None or (all(has_grad) and self.uniform_scalars):
+      return None
+    if self._segments is None:
+      self._segments = _flat.segment_ids(self.buffers.layout)
+    return self._segments
+
+  def abstract_segments(self):
+    """Shapes of `segments(...)`, for compiling the general case ahead of its first use."""
+    if self.flat_scalars is None:
+      return None
+    return {d: jax.ShapeDtypeStruct((n,), jnp.int32) for d, n in self.buffers.sizes.items()}
+
+  def note_state_changed(self) -> None:
+    if self.flat_scalars is not None:
+      self.uniform_scalars = _flat.uniform_scalars(self.state, self.buffers.layout, self.flat_scalars)
+
+  def fields(self, state):
+    """`(per_param, global_, rebuild)` of a state of this group (see `_state.split_fields`)."""
+    if self.flat_scalars is None:
+      return split_fields(state, len(self.params))
+    return _flat.per_param_fields(state, self.buffers.layout, self.flat_scalars)
 
 
 class FunctionalOptimizer(torch.optim.Optimizer):
@@ -87,6 +124,13 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     `functional_optim.adamw` plus hyperparameters. Each param group may override
     them, and `param_groups[i]["lr"]` is the factory's `learning_rate`, so torch's
     lr schedulers drive it. Changing a number in a group never recompiles.
+
+  `elementwise=True` promises that the transformation treats every element on its
+  own, apart from reductions over all of them (Adam, SGD, Lion, a global-norm clip:
+  yes; Adafactor, LAMB, masks, `multi_transform`, per-leaf clipping: no). The step
+  then runs it on one flat array per dtype, which compiles in a fraction of a second
+  however many parameters there are, and runs as one fused loop (see
+  `torch_bridge._flat`). The drop-ins set it for every elementwise torch algorithm.
 
   `state_dtype=torch.float32` keeps the state of bfloat16/float16 parameters in
   float32 (`functional_optim.with_state_dtype`): the transformation computes in
@@ -119,28 +163,39 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     https://optax.readthedocs.io/en/latest/api/transformations.html
   """
 
-  def __init__(self, params, transformation: Union[fo.GradientTransformation, Callable], *,
-               state_dtype: Optional[torch.dtype] = None, **hyperparams: Any):
+  def __init__(
+      self,
+      params,
+      transformation: Union[fo.GradientTransformation, Callable],
+      *,
+      elementwise: bool = False,
+      state_dtype: Optional[torch.dtype] = None,
+      **hyperparams: Any,
+  ):
     if _is_transformation(transformation):
       if hyperparams:
         raise TypeError(
             "hyperparameters can only be given with a transformation factory "
             f"(e.g. functional_optim.adamw), not with a transformation; got {sorted(hyperparams)}"
         )
-      self._setup(params, lambda hp: transformation, factory_args=(), defaults={}, state_dtype=state_dtype)
+      self._setup(params, lambda hp: transformation, factory_args=(), defaults={},
+                  elementwise=elementwise, state_dtype=state_dtype)
     elif callable(transformation):
       factory_args, defaults = self._factory_defaults(transformation, hyperparams)
-      self._setup(params, lambda hp: transformation(**hp), factory_args, defaults, state_dtype=state_dtype)
+      self._setup(params, lambda hp: transformation(**hp), factory_args, defaults,
+                  elementwise=elementwise, state_dtype=state_dtype)
     else:
       raise TypeError(f"expected a transformation or a factory, got {type(transformation).__name__}")
 
-  def _setup(self, params, make_transformation, factory_args, defaults, state_dtype=None) -> None:
+  def _setup(self, params, make_transformation, factory_args, defaults, *, elementwise: bool,
+             state_dtype: Optional[torch.dtype] = None) -> None:
     """Shared by both forms and the drop-ins: `make_transformation(hyperparams)`."""
     make_transformation = _in_state_dtype(make_transformation, state_dtype)
     self._runtimes: list[_GroupRuntime] = []
     self._compiled: dict[tuple, Callable] = {}
     self._make_transformation = make_transformation
     self._factory_args = tuple(factory_args)
+    self._elementwise = bool(elementwise)
     self._moved_params = []  # (param, its original data) while constructing
     try:
       super().__init__(params, defaults)
@@ -178,9 +233,19 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     return hp
 
   def _init_state(self, group, params):
+    """`(state, flat_scalars)` for a group: flat form for elementwise transformations."""
     tx = self._make_transformation(self._transformation_hyperparams(group))
-    values = tuple(jnp.array(jnp.from_dlpack(p.detach()), copy=True) for p in params)
-    return jax.tree.map(jnp.copy, tx.init(values))  # distinct buffers, safe to donate
+    layout = layout_of(params)
+    if self._elementwise and _flat.supports(layout):
+      flat = {
+          name: jnp.from_dlpack(torch.cat([p.detach().reshape(-1) for p, s in zip(params, layout.slots) if s.dtype == name]))
+          for name in layout.dtypes
+      }
+      state, scalars = _flat.init_state(tx, flat, layout)
+    else:
+      values = tuple(jnp.array(jnp.from_dlpack(p.detach()), copy=True) for p in params)
+      state, scalars = tx.init(values), None
+    return _committed(state, params), scalars
 
   def add_param_group(self, param_group: dict[str, Any]) -> None:
     """Adds a group (also mid-training); its state is initialized at once.
@@ -200,10 +265,10 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       for p in group["params"]:
         if not (p.is_floating_point() or p.is_complex()):
           raise TypeError(f"can only optimize floating-point or complex tensors, got {p.dtype}")
-      state = self._init_state(group, group["params"])
+      state, flat_scalars = self._init_state(group, group["params"])
       if self._moved_params is not None:
         self._moved_params.extend((p, p.data) for p in group["params"])
-      self._runtimes.append(_GroupRuntime(list(group["params"]), state))
+      self._runtimes.append(_GroupRuntime(list(group["params"]), state, flat_scalars))
     except Exception:
       self.param_groups.pop()
       raise
@@ -223,13 +288,11 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       return loss  # torch does nothing when no parameter has a gradient
     statics, traced = zip(*(_hyperparams.split(self._transformation_hyperparams(g)) for g in self.param_groups))
     specs = tuple(
-        GroupProgram(rt.buffers.layout, self._make_transformation, static)
+        GroupProgram(rt.buffers.layout, self._make_transformation, static, rt.flat_scalars)
         for rt, static in zip(self._runtimes, statics)
     )
-    step_fn = self._compiled.get(specs)
-    if step_fn is None:
-      step_fn = self._compiled[specs] = compile_step(specs)
-    new_flat, new_states = step_fn(
+    segments = tuple(rt.segments(has_grad) for rt, (_, _, has_grad) in zip(self._runtimes, gathered))
+    args = (
         tuple(rt.buffers.params_to_jax() for rt in self._runtimes),
         tuple(grads for grads, _, _ in gathered),
         tuple(extras for _, extras, _ in gathered),
@@ -237,12 +300,32 @@ class FunctionalOptimizer(torch.optim.Optimizer):
         tuple(rt.state for rt in self._runtimes),
         traced,
     )
+    step_fn = self._compiled_step(specs, args, segments)
+    new_states, new_flat = step_fn(*args, segments)
     jax.block_until_ready(new_flat)
     for rt, flat, state, (_, _, has_grad) in zip(self._runtimes, new_flat, new_states, gathered):
       rt.buffers.write_params(flat)
       rt.state = state
       rt.has_state = [old or new for old, new in zip(rt.has_state, has_grad)]
+      if not all(has_grad):
+        rt.note_state_changed()
     return loss
+
+  def _compiled_step(self, specs, args, segments):
+    """The compiled program for this structure and case (common or general per group).
+
+    The first time a structure is seen, the all-general variant is compiled too, so
+    a later step with a missing gradient never compiles.
+    """
+    key = (specs, tuple(s is not None for s in segments))
+    if key not in self._compiled:
+      jitted = compile_step(specs)
+      self._compiled[key] = jitted.lower(*args, segments).compile()
+      general = tuple(rt.abstract_segments() for rt in self._runtimes)
+      general_key = (specs, tuple(s is not None for s in general))
+      if general_key not in self._compiled:
+        self._compiled[general_key] = jitted.lower(*args, general).compile()
+    return self._compiled[key]
 
   def _gather(self, runtime: "_GroupRuntime"):
     """`(flat_grads, flat_extras, has_grad)` for one group.
@@ -282,7 +365,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
 
   def _param_state(self, group_index: int, param_index: int) -> dict[str, torch.Tensor]:
     rt = self._runtimes[group_index]
-    per_param, _, _ = split_fields(rt.state, len(rt.params))
+    per_param, _, _ = rt.fields(rt.state)
     return {
         name: _to_torch(per_param[name][param_index])
         for name in self._exported_fields(per_param)
@@ -291,7 +374,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
 
   def _group_global_state(self, group_index: int) -> dict[str, torch.Tensor]:
     rt = self._runtimes[group_index]
-    _, global_, _ = split_fields(rt.state, len(rt.params))
+    _, global_, _ = rt.fields(rt.state)
     return {name: _to_torch(value) for name, value in global_.items()}
 
   def state_dict(self) -> dict[str, Any]:
@@ -336,6 +419,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       group.update(saved)
     for rt, state, has_state in zip(self._runtimes, new_states, new_has_state):
       rt.state, rt.has_state = state, has_state
+      rt.note_state_changed()
     for hook in self._optimizer_load_state_dict_post_hooks.values():
       hook(self)
 
@@ -369,8 +453,8 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       new_group["params"] = group["params"]
       if "param_names" in group and "param_names" not in saved:
         new_group["param_names"] = group["param_names"]
-      fresh = self._init_state(new_group, rt.params)
-      per_param, global_, rebuild = split_fields(fresh, len(rt.params))
+      fresh, _ = self._init_state(new_group, rt.params)
+      per_param, global_, rebuild = rt.fields(fresh)
       per_param = {name: list(values) for name, values in per_param.items()}
       global_ = dict(global_)
       saved_global = saved.get(GLOBAL_STATE_KEY, {})
@@ -402,7 +486,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
           else:
             per_param[name][i] = self._derived_field(name, per_param[name][i])
       new_groups.append(new_group)
-      new_states.append(rebuild(per_param, global_))
+      new_states.append(_committed(rebuild(per_param, global_), rt.params))
       new_has_state.append(has_state)
     unknown = set(saved_state) - seen
     if unknown:

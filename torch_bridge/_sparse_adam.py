@@ -47,6 +47,7 @@ class SparseAdam(TorchDropIn):
   """
 
   factory = staticmethod(torchlike.sparse_adam)
+  elementwise = False
   torch_state_keys = torchlike.SPARSE_ADAM_TORCH_STATE_KEYS
 
   def __init__(self, params, lr: Float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),

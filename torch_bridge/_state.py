@@ -18,7 +18,7 @@ import jax.numpy as jnp
 State = Any
 
 
-def _path_name(path) -> str:
+def path_name(path) -> str:
   parts = []
   for key in path:
     if isinstance(key, jax.tree_util.GetAttrKey):
@@ -60,7 +60,7 @@ def split_fields(state: State, num_params: int):
   """
   is_param_tuple = _param_tuple_test(num_params)
   nodes_with_paths, treedef = jax.tree_util.tree_flatten_with_path(state, is_leaf=is_param_tuple)
-  names = [_path_name(path) for path, _ in nodes_with_paths]
+  names = [path_name(path) for path, _ in nodes_with_paths]
   kinds = [is_param_tuple(node) for _, node in nodes_with_paths]
   per_param = {n: node for n, k, (_, node) in zip(names, kinds, nodes_with_paths) if k}
   global_ = {n: node for n, k, (_, node) in zip(names, kinds, nodes_with_paths) if not k}

@@ -1,0 +1,216 @@
+"""Elementwise transformations run on one flat array per dtype.
+
+A transformation that treats every element on its own, apart from reductions over
+all of them (Adam, SGD, a global-norm clip, every elementwise torch.optim
+algorithm), gives the same numbers whether it sees a group's parameters as a
+tuple of arrays or as their concatenation. The concatenation is much cheaper: one
+fused loop instead of one per parameter, and a compile time that does not grow
+with the number of parameters. In this *flat* form the transformation's params
+tree is `{dtype_name: flat array}` and its state follows.
+
+Per-parameter scalars (torch's `step`, NAdam's `mu_product`, ASGD's `eta`) are
+0-d in the transformation's state; the flat state keeps them as a vector with one
+entry per parameter of the dtype, so parameters may step at different counts
+(a missing gradient skips a parameter, a checkpoint may hold different steps).
+There are two compiled programs per structure, both built at the first step:
+
+* the common case, every parameter has a gradient and the scalars agree: the
+  transformation runs on the flat arrays with the shared scalar; and
+* the general case: each scalar is spread over its parameter's elements (the
+  transformation broadcasts it elementwise) through an array of segment ids,
+  and elements of parameters without a gradient keep their values and state.
+"""
+
+from typing import Any, Mapping, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import torch
+
+import functional_optim as fo
+
+from ._buffers import Layout
+from ._state import State, path_name
+
+# (field name, dtype name) of every per-parameter scalar in a flat state.
+ScalarFields = frozenset[tuple[str, str]]
+
+
+def supports(layout: Layout) -> bool:
+  """Whether a group can run flat: each parameter must own at least one element."""
+  return bool(layout.slots) and all(slot.size > 0 for slot in layout.slots)
+
+
+def _members(layout: Layout, dtype: str) -> list[int]:
+  return [i for i, slot in enumerate(layout.slots) if slot.dtype == dtype]
+
+
+def _fields(state: State, dtypes: tuple[str, ...]):
+  """`(fields, global_, rebuild)`: `fields[name]` is a `{dtype: leaf}` node of the state."""
+  keys = set(dtypes)
+
+  def is_field(node) -> bool:
+    return isinstance(node, dict) and set(node) == keys
+
+  nodes_with_paths, treedef = jax.tree_util.tree_flatten_with_path(state, is_leaf=is_field)
+  names = [path_name(path) for path, _ in nodes_with_paths]
+  kinds = [is_field(node) for _, node in nodes_with_paths]
+  fields = {n: node for n, k, (_, node) in zip(names, kinds, nodes_with_paths) if k}
+  global_ = {n: node for n, k, (_, node) in zip(names, kinds, nodes_with_paths) if not k}
+
+  def rebuild(new_fields: Mapping[str, Mapping[str, Any]], new_global: Mapping[str, Any]) -> State:
+    nodes = [dict(new_fields[n]) if k else new_global[n] for n, k in zip(names, kinds)]
+    return jax.tree.unflatten(treedef, nodes)
+
+  return fields, global_, rebuild
+
+
+def init_state(tx: fo.GradientTransformation, flat_params: Mapping[str, jax.Array], layout: Layout):
+  """`(state, scalar_fields)`: the flat state, per-parameter scalars as vectors."""
+  state = tx.init(dict(flat_params))
+  fields, global_, rebuild = _fields(state, layout.dtypes)
+  scalars = set()
+  for name, node in fields.items():
+    for dtype, leaf in node.items():
+      if leaf is not None and jnp.ndim(leaf) == 0:
+        scalars.add((name, dtype))
+        node[dtype] = jnp.full((len(_members(layout, dtype)),), leaf)
+  return rebuild(fields, global_), frozenset(scalars)
+
+
+def per_param_fields(state: State, layout: Layout, scalars: ScalarFields):
+  """The flat state seen per parameter, like `_state.split_fields` for a tuple state.
+
+  Returns `(per_param, global_, rebuild)` where `per_param[name][i]` is parameter
+  i's array (None where the field has none) and `rebuild(per_param, global_)` makes
+  a flat state again.
+  """
+  fields, global_, rebuild_flat = _fields(state, layout.dtypes)
+  index_in_dtype = {}
+  for dtype in layout.dtypes:
+    for k, i in enumerate(_members(layout, dtype)):
+      index_in_dtype[i] = k
+  per_param = {}
+  for name, node in fields.items():
+    if all(leaf is None for leaf in node.values()):
+      continue
+    entries = []
+    for i, slot in enumerate(layout.slots):
+      leaf = node[slot.dtype]
+      if leaf is None:
+        entries.append(None)
+      elif (name, slot.dtype) in scalars:
+        entries.append(leaf[index_in_dtype[i]])
+      else:
+        entries.append(leaf[slot.offset:slot.offset + slot.size].reshape(slot.shape))
+    per_param[name] = tuple(entries)
+
+  def rebuild(new_per_param: Mapping[str, Any], new_global: Mapping[str, Any]) -> State:
+    new_fields = {}
+    for name, node in fields.items():
+      new_node = {}
+      for dtype, leaf in node.items():
+        if leaf is None or name not in new_per_param:
+          new_node[dtype] = leaf
+          continue
+        pieces = [new_per_param[name][i] for i in _members(layout, dtype)]
+        if (name, dtype) in scalars:
+          new_node[dtype] = jnp.stack([jnp.asarray(x, leaf.dtype) for x in pieces])
+        else:
+          new_node[dtype] = jnp.concatenate([jnp.asarray(x, leaf.dtype).reshape(-1) for x in pieces])
+      new_fields[name] = new_node
+    return rebuild_flat(new_fields, new_global)
+
+  return per_param, global_, rebuild
+
+
+def segment_ids(layout: Layout) -> dict[str, jax.Array]:
+  """Per dtype, the index (among that dtype's parameters) of each element's parameter."""
+  ids = {}
+  for dtype in layout.dtypes:
+    sizes = torch.tensor([layout.slots[i].size for i in _members(layout, dtype)])
+    ids[dtype] = jnp.from_dlpack(torch.repeat_interleave(torch.arange(len(sizes), dtype=torch.int32), sizes))
+  return ids
+
+
+def uniform_scalars(state: State, layout: Layout, scalars: ScalarFields) -> bool:
+  """Whether every per-parameter scalar has one value across its dtype's parameters."""
+  fields, _, _ = _fields(state, layout.dtypes)
+  for name, dtype in scalars:
+    values = np.asarray(fields[name][dtype])
+    if not (values == values[0]).all():
+      return False
+  return True
+
+
+def step(
+    tx: fo.GradientTransformation,
+    layout: Layout,
+    scalars: ScalarFields,
+    flat_params: Mapping[str, jax.Array],
+    flat_grads: Mapping[str, jax.Array],
+    flat_extras: Mapping[str, Mapping[str, jax.Array]],
+    has_grad: jax.Array,
+    state: State,
+    segments: Optional[Mapping[str, jax.Array]],
+) -> tuple[dict[str, jax.Array], State]:
+  """Inside the compiled step: one group's new flat parameters and state.
+
+  `segments` (from `segment_ids`) is None in the common case: every parameter has
+  a gradient and per-parameter scalars are uniform. Otherwise it spreads each
+  parameter's gradient flag and scalars over its elements.
+  """
+  dtypes = layout.dtypes
+  members = {d: np.asarray(_members(layout, d)) for d in dtypes}
+  starts = {d: np.asarray([layout.slots[i].offset for i in members[d]]) for d in dtypes}
+  fields, global_, rebuild = _fields(state, dtypes)
+  extras = {name: dict(flat) for name, flat in flat_extras.items()}
+  params = dict(flat_params)
+
+  def run(grads, field_inputs):
+    updates, new_state = tx.update(grads, rebuild(field_inputs, global_), params, **extras)
+    new_fields, new_global, _ = _fields(new_state, dtypes)
+    return fo.apply_updates(params, updates), new_fields, new_global
+
+  def like_old(value, old):
+    return jnp.asarray(value).astype(old.dtype)
+
+  if segments is None:
+    inputs = {
+        name: {d: leaf[0] if (name, d) in scalars else leaf for d, leaf in node.items()}
+        for name, node in fields.items()
+    }
+    new_params, new_fields, new_global = run(dict(flat_grads), inputs)
+    out = {
+        name: {
+            d: None if leaf is None else
+            (jnp.broadcast_to(like_old(new_fields[name][d], leaf), leaf.shape) if (name, d) in scalars
+             else like_old(new_fields[name][d], leaf))
+            for d, leaf in node.items()
+        }
+        for name, node in fields.items()
+    }
+    return new_params, rebuild(out, new_global)
+
+  has = {d: has_grad[members[d]] for d in dtypes}
+  mask = {d: has[d][segments[d]] for d in dtypes}
+  grads = {d: jnp.where(mask[d], g, jnp.zeros_like(g)) for d, g in flat_grads.items()}
+  inputs = {
+      name: {d: leaf[segments[d]] if (name, d) in scalars else leaf for d, leaf in node.items()}
+      for name, node in fields.items()
+  }
+  new_params, new_fields, new_global = run(grads, inputs)
+  new_params = {d: jnp.where(mask[d], new_params[d], params[d]) for d in dtypes}
+  out = {}
+  for name, node in fields.items():
+    out[name] = {}
+    for d, old in node.items():
+      if old is None:
+        out[name][d] = None
+      elif (name, d) in scalars:
+        per_element = jnp.broadcast_to(like_old(new_fields[name][d], old), mask[d].shape)
+        out[name][d] = jnp.where(has[d], per_element[starts[d]], old)
+      else:
+        out[name][d] = jnp.where(mask[d], like_old(new_fields[name][d], old), old)
+  return new_params, rebuild(out, new_global)
