@@ -73,7 +73,8 @@ class BridgeRunner(_TorchParams):
     if algorithm.clip_norm is None:
       self.optimizer = getattr(torch_bridge, algorithm.torch_class)(self.tensors, **algorithm.torch_kwargs)
     else:
-      self.optimizer = torch_bridge.FunctionalOptimizer(self.tensors, algorithm.functional(functional_optim))
+      self.optimizer = torch_bridge.FunctionalOptimizer(
+          self.tensors, algorithm.functional(functional_optim), elementwise=True)
 
   def step(self) -> None:
     self.optimizer.step()

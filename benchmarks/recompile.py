@@ -34,7 +34,8 @@ def count_bridge_recompiles(algorithm: Algorithm, device: Device) -> dict[str, A
     optimizer = getattr(torch_bridge, algorithm.torch_class)(params, **kwargs)
   else:  # the factory form puts lr and weight_decay into param_groups
     optimizer = torch_bridge.FunctionalOptimizer(
-        params, algorithm.factory(functional_optim), learning_rate=LR, weight_decay=WEIGHT_DECAY)
+        params, algorithm.factory(functional_optim), elementwise=True,
+        learning_rate=LR, weight_decay=WEIGHT_DECAY)
 
   def step(missing=()):
     for i, (p, g) in enumerate(zip(params, grads)):
