@@ -12,7 +12,7 @@ import functional_optim as fo
 
 from . import _flat, _hyperparams
 from ._buffers import GroupBuffers, layout_of
-from ._program import GroupProgram, compile_step
+from ._program import GroupProgram, compile_step, has_host_callbacks
 from ._state import split_fields
 
 # Keys torch puts in param groups that are runtime flags of torch itself, never
@@ -86,6 +86,7 @@ class _GroupRuntime:
     self.flat_scalars = flat_scalars  # None: state in per-parameter form; else flat (see _flat)
     self.uniform_scalars = True  # flat form: per-parameter scalars agree (host-side knowledge)
     self._segments = None  # flat form: segment ids, built when the general case first runs
+    self._scratch = None  # the last step's new parameters: memory for the next step's
     self.has_state = [False] * len(params)  # torch creates state at a param's first step
 
   def segments(self, has_grad) -> Optional[dict]:
@@ -95,6 +96,17 @@ class _GroupRuntime:
     if self._segments is None:
       self._segments = _flat.segment_ids(self.buffers.layout)
     return self._segments
+
+  def take_scratch(self) -> dict:
+    """Buffers shaped like the flat parameters, to be donated to the step."""
+    scratch, self._scratch = self._scratch, None
+    if scratch is None:
+      params = self.buffers.params_to_jax()
+      scratch = {d: jnp.zeros_like(p, device=p.device) for d, p in params.items()}
+    return scratch
+
+  def keep_scratch(self, new_flat) -> None:
+    self._scratch = new_flat
 
   def abstract_segments(self):
     """Shapes of `segments(...)`, for compiling the general case ahead of its first use."""
@@ -301,10 +313,11 @@ class FunctionalOptimizer(torch.optim.Optimizer):
         traced,
     )
     step_fn = self._compiled_step(specs, args, segments)
-    new_states, new_flat = step_fn(*args, segments)
+    new_states, new_flat = step_fn(*args, segments, tuple(rt.take_scratch() for rt in self._runtimes))
     jax.block_until_ready(new_flat)
     for rt, flat, state, (_, _, has_grad) in zip(self._runtimes, new_flat, new_states, gathered):
       rt.buffers.write_params(flat)
+      rt.keep_scratch(flat)
       rt.state = state
       rt.has_state = [old or new for old, new in zip(rt.has_state, has_grad)]
       if not all(has_grad):
@@ -320,11 +333,14 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     key = (specs, tuple(s is not None for s in segments))
     if key not in self._compiled:
       jitted = compile_step(specs)
-      self._compiled[key] = jitted.lower(*args, segments).compile()
+      scratch = tuple(rt.buffers.params_to_jax() for rt in self._runtimes)  # shapes only
+      if has_host_callbacks(jitted.trace(*args, segments, scratch).jaxpr):
+        jitted = compile_step(specs, donate_states=False)  # a failing run keeps the state
+      self._compiled[key] = jitted.lower(*args, segments, scratch).compile()
       general = tuple(rt.abstract_segments() for rt in self._runtimes)
       general_key = (specs, tuple(s is not None for s in general))
       if general_key not in self._compiled:
-        self._compiled[general_key] = jitted.lower(*args, general).compile()
+        self._compiled[general_key] = jitted.lower(*args, general, scratch).compile()
     return self._compiled[key]
 
   def _gather(self, runtime: "_GroupRuntime"):

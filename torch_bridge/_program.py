@@ -4,6 +4,7 @@ import dataclasses
 from typing import Any, Callable, Mapping, Optional
 
 import jax
+import jax.extend
 import jax.numpy as jnp
 
 import functional_optim as fo
@@ -44,8 +45,32 @@ def _group_step(spec: GroupProgram, flat_params, flat_grads, flat_extras, has_gr
   return join_flat(new_params, spec.layout), new_state
 
 
-def compile_step(specs: tuple[GroupProgram, ...]):
+# Primitives that run Python on the host in the middle of a compiled program: the
+# only way such a program can fail after it has started (and consumed donated state).
+_HOST_CALLBACKS = ("pure_callback", "io_callback", "debug_callback", "callback")
+
+
+def has_host_callbacks(jaxpr) -> bool:
+  """Whether a (closed) jaxpr calls back into Python anywhere, nested jaxprs included."""
+  for eqn in jaxpr.eqns:
+    if eqn.primitive.name in _HOST_CALLBACKS:
+      return True
+    for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+      if has_host_callbacks(sub):
+        return True
+  return False
+
+
+def compile_step(specs: tuple[GroupProgram, ...], *, donate_states: bool = True):
   """One jitted function stepping every group; the states (argument 4) are donated.
+
+  Unless `donate_states` is False: a program with host callbacks may raise while it
+  runs, and donated state would then be gone; without donation a failed step
+  leaves the state as it was (at the cost of fresh state buffers each step).
+
+  So is `scratch` (argument 7): last step's output parameter buffers, whose memory
+  XLA reuses for this step's new parameters instead of fresh pages (a fresh
+  multi-megabyte output page-faults on every first touch).
 
   Returns `(new_states, new_flat_params)`.
 
@@ -56,7 +81,8 @@ def compile_step(specs: tuple[GroupProgram, ...]):
   (see `_flat.step`).
   """
 
-  def step(flat_params, flat_grads, flat_extras, has_grads, states, traced, segments):
+  def step(flat_params, flat_grads, flat_extras, has_grads, states, traced, segments, scratch):
+    del scratch  # donated: only its memory is used, for the new parameters
     results = [
         _group_step(spec, *args)
         for spec, *args in zip(specs, flat_params, flat_grads, flat_extras, has_grads, states, traced, segments)
@@ -66,4 +92,4 @@ def compile_step(specs: tuple[GroupProgram, ...]):
     # same-shaped state (Adam's exp_avg) and force XLA to copy.
     return tuple(r[1] for r in results), tuple(r[0] for r in results)
 
-  return jax.jit(step, donate_argnums=(4,))
+  return jax.jit(step, donate_argnums=(4, 7) if donate_states else (7,), keep_unused=True)
