@@ -220,8 +220,6 @@ def test_fault_while_tracing_the_update_changes_nothing():
   _run("FunctionalOptimizer", trace_fault)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="step atomicity under donated state: lead")
 def test_fault_inside_the_compiled_step_changes_nothing():
   def run_fault(s):
     s.control["run_at"] = s.control["runs"] + 1  # the next run of the compiled program
@@ -236,15 +234,13 @@ def test_fault_inside_the_compiled_step_changes_nothing():
   scenario = Scenario("FunctionalOptimizer")
   with pytest.raises(InjectedFault):
     run_fault(scenario)
-  try:
-    scenario.assert_unchanged()
-  except Exception as error:  # on donated (deleted) state, state_dict() itself fails
-    raise AssertionError(f"state lost after a fault inside the compiled step: {error!r}") from error
+  scenario.assert_unchanged()  # a program with host callbacks keeps its state undonated
   scenario.assert_retry_as_if_nothing_happened()
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="step atomicity under donated state: lead")
+                   reason="new values are copied back group by group: a fault after the first group "
+                          "leaves it stepped (step atomicity: lead)")
 def test_fault_while_copying_back_the_second_group_changes_nothing(monkeypatch):
   """A failure while writing new values into the torch buffers (injected into torch.from_dlpack)."""
   scenario = Scenario("Adam")
@@ -263,7 +259,8 @@ def test_fault_while_copying_back_the_second_group_changes_nothing(monkeypatch):
   with pytest.raises(InjectedFault):
     scenario.opt.step()
   monkeypatch.setattr(torch, "from_dlpack", real)
-  assert calls["n"] == 2, "the fault was not injected while copying back"
+  if calls["n"] != 2:  # not an AssertionError: the xfail must not hide a broken injection
+    raise RuntimeError("the fault was not injected while copying back")
   try:
     scenario.assert_unchanged()
   except AssertionError:

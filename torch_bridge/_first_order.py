@@ -160,6 +160,8 @@ class Adagrad(TorchDropIn):
     super().__init__(params, lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                      initial_accumulator_value=initial_accumulator_value, foreach=foreach,
                      maximize=maximize, differentiable=differentiable, fused=fused, state_dtype=state_dtype)
+    for runtime in self._runtimes:  # torch creates Adagrad's state when it is built, not at the first step
+      runtime.has_state = [True] * len(runtime.params)
 
 
 class RMSprop(TorchDropIn):
