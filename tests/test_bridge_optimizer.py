@@ -334,3 +334,32 @@ def test_elementwise_form_missing_gradient_leaves_value_and_state_untouched_with
   assert torch.equal(frozen, value)
   assert all(torch.equal(opt.state[frozen][k], v) for k, v in state.items())
   assert compiles.count == 0
+
+
+def test_parameter_given_new_storage_is_stepped_from_its_new_value_as_torch_does():
+  results = []
+  for make in (torch.optim.SGD, torch_bridge.SGD):
+    w = torch.nn.Parameter(torch.zeros(3))
+    opt = make([w], lr=0.1)
+    w.data = torch.full((3,), 2.0)  # new storage after the optimizer was built
+    w.grad = torch.ones(3)
+    opt.step()
+    w.grad = torch.ones(3)
+    opt.step()
+    results.append(w.detach().clone())
+  torch.testing.assert_close(results[1], results[0])
+
+
+def test_parameter_converted_after_construction_raises_and_changes_nothing():
+  model = torch.nn.Linear(3, 2)
+  opt = torch_bridge.Adam(model.parameters(), lr=0.1)
+  model(torch.ones(1, 3)).sum().backward()
+  opt.step()
+  before = opt.state_dict()
+  model.double()
+  for p in model.parameters():
+    p.grad = torch.ones_like(p)
+  with pytest.raises(RuntimeError, match=r"replaced after the optimizer was built .*float64"):
+    opt.step()
+  after = opt.state_dict()
+  assert all(torch.equal(before["state"][i][k], after["state"][i][k]) for i in before["state"] for k in before["state"][i])

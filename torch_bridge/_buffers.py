@@ -67,16 +67,47 @@ class GroupBuffers:
         first = self._params[self._members[name][0]]
         self._buffers[name] = torch.empty(sizes[name], dtype=first.dtype, device=first.device)
       for p, slot in zip(self._params, slots):
-        view = self._buffers[slot.dtype][slot.offset:slot.offset + slot.size].view(slot.shape)
+        view = self._view(slot)
         view.copy_(p)
         p.data = view
+    self._pointers = [p.data_ptr() for p in self._params]
+
+  def _view(self, slot: Slot) -> torch.Tensor:
+    return self._buffers[slot.dtype][slot.offset:slot.offset + slot.size].view(slot.shape)
+
+  def reattach_replaced(self) -> None:
+    """Moves parameters whose storage was replaced since construction back into the buffers.
+
+    `p.data = t` (or `p.data = p.data.clone()`) keeps the parameter but gives it new
+    storage, which the optimizer would no longer see; torch.optim steps whatever
+    storage a parameter has. Its new value is copied into its slot and `p.data`
+    points there again. A new dtype, shape or device (`model.half()`, `model.to(...)`
+    after building the optimizer) cannot fit the slot and raises.
+    """
+    for i, (p, pointer) in enumerate(zip(self._params, self._pointers)):
+      if p.data_ptr() == pointer or p.numel() == 0:
+        continue
+      slot = self.layout.slots[i]
+      view = self._view(slot)
+      if dtype_name(p.dtype) != slot.dtype or tuple(p.shape) != slot.shape or p.device != view.device:
+        raise RuntimeError(
+            f"parameter {i} of its group was replaced after the optimizer was built and is now "
+            f"{tuple(p.shape)} {p.dtype} on {p.device}, not {slot.shape} {slot.dtype} on {view.device} "
+            "(e.g. model.half() or model.to(...)); build the optimizer after converting the model"
+        )
+      with torch.no_grad():
+        view.copy_(p)
+      p.data = view
 
   def params_to_jax(self) -> dict[str, jax.Array]:
     """Zero-copy JAX views of the parameter buffers, valid until the next write."""
     return {name: jnp.from_dlpack(buffer) for name, buffer in self._buffers.items()}
 
   def grads_to_jax(self) -> tuple[dict[str, jax.Array], list[bool]]:
-    """The gradients as one flat JAX array per dtype, and which parameters have one.
+    """The gradients per dtype, and which parameters have one.
+
+    Each dtype's flat gradient comes as one JAX array, or as a tuple of pieces to
+    be concatenated inside the compiled step (see `_pieces`).
 
     A parameter without a gradient contributes its own values as filler; the
     compiled step masks them out before the transformation sees them.
@@ -87,8 +118,9 @@ class GroupBuffers:
         _check_grad(p, g)
     flat = {}
     for name, members in self._members.items():
-      pieces = [(self._params[i] if grads[i] is None else grads[i]).detach().reshape(-1) for i in members]
-      flat[name] = jnp.from_dlpack(pieces[0] if len(pieces) == 1 else torch.cat(pieces))
+      tensors = [(self._params[i] if grads[i] is None else grads[i]).detach().reshape(-1) for i in members]
+      pieces = tuple(jnp.from_dlpack(piece) for piece in _pieces(tensors))
+      flat[name] = pieces[0] if len(pieces) == 1 else pieces
     return flat, [g is not None for g in grads]
 
   def write_params(self, new_flat: dict[str, jax.Array]) -> None:
@@ -96,6 +128,28 @@ class GroupBuffers:
     with torch.no_grad():
       for name, buffer in self._buffers.items():
         buffer.copy_(torch.from_dlpack(new_flat[name]))
+
+
+# Gradients of at least this many elements are imported as they are, one ~30 µs
+# DLPack import each, instead of being copied into a concatenation; smaller ones,
+# where the import costs more than the copy, are concatenated in runs.
+DIRECT_IMPORT_MIN = 1 << 18
+
+
+def _pieces(tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+  """1-D tensors whose concatenation is `tensors`' (same split whatever the values)."""
+  pieces, run = [], []
+  for t in tensors:
+    if t.numel() >= DIRECT_IMPORT_MIN:
+      if run:
+        pieces.append(run[0] if len(run) == 1 else torch.cat(run))
+        run = []
+      pieces.append(t)
+    else:
+      run.append(t)
+  if run:
+    pieces.append(run[0] if len(run) == 1 else torch.cat(run))
+  return pieces
 
 
 def _check_grad(p: torch.Tensor, g: torch.Tensor) -> None:
@@ -111,6 +165,11 @@ def check_grad_matches(p: torch.Tensor, g: torch.Tensor) -> None:
         f"gradient does not match its parameter: grad {tuple(g.shape)} {g.dtype} on {g.device}, "
         f"param {tuple(p.shape)} {p.dtype} on {p.device}"
     )
+
+
+def joined(flat: dict) -> dict[str, jax.Array]:
+  """Inside the compiled step: per-dtype gradients given as pieces -> one array each."""
+  return {d: x if isinstance(x, jax.Array) else jnp.concatenate(x) for d, x in flat.items()}
 
 
 def split_flat(flat: dict[str, jax.Array], layout: Layout) -> tuple[jax.Array, ...]:

@@ -358,6 +358,8 @@ class FunctionalOptimizer(torch.optim.Optimizer):
         raise RuntimeError(
             f"param_groups[{i}]['params'] was changed in place; use add_param_group to add parameters"
         )
+    for rt in self._runtimes:
+      rt.buffers.reattach_replaced()
 
   # ---- state ----------------------------------------------------------------------
 
