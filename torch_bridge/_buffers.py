@@ -35,6 +35,13 @@ class Layout:
 
   slots: tuple[Slot, ...]
 
+  def __hash__(self) -> int:  # hashed every step (it keys the compiled programs): computed once
+    try:
+      return self.__dict__["_hash"]
+    except KeyError:
+      value = self.__dict__["_hash"] = hash(self.slots)
+      return value
+
   @property
   def dtypes(self) -> tuple[str, ...]:
     return tuple(sorted({slot.dtype for slot in self.slots}))
@@ -71,6 +78,7 @@ class GroupBuffers:
         view.copy_(p)
         p.data = view
     self._pointers = [p.data_ptr() for p in self._params]
+    self._grad_buffers: dict[str, torch.Tensor] = {}  # gradients are concatenated into these
 
   def _view(self, slot: Slot) -> torch.Tensor:
     return self._buffers[slot.dtype][slot.offset:slot.offset + slot.size].view(slot.shape)
@@ -103,59 +111,45 @@ class GroupBuffers:
     """Zero-copy JAX views of the parameter buffers, valid until the next write."""
     return {name: jnp.from_dlpack(buffer) for name, buffer in self._buffers.items()}
 
-  def grads_to_jax(self) -> tuple[dict[str, jax.Array], list[bool]]:
-    """The gradients per dtype, and which parameters have one.
-
-    Each dtype's flat gradient comes as one JAX array, or as a tuple of pieces to
-    be concatenated inside the compiled step (see `_pieces`).
+  def grads_to_jax(
+      self, sparse_message: str = "this optimizer does not support sparse gradients"
+  ) -> tuple[dict[str, jax.Array], list[bool]]:
+    """The gradients as one flat JAX array per dtype, and which parameters have one.
 
     A parameter without a gradient contributes its own values as filler; the
-    compiled step masks them out before the transformation sees them.
+    compiled step masks them out before the transformation sees them. A sparse
+    gradient raises `RuntimeError(sparse_message)`. One pass over the parameters:
+    with thousands of them, per-parameter Python work is what a step costs.
     """
-    grads = [p.grad for p in self._params]
-    for p, g in zip(self._params, grads):
-      if g is not None:
-        _check_grad(p, g)
+    pieces = {name: [] for name in self._members}
+    has_grad = []
+    for p, slot in zip(self._params, self.layout.slots):
+      g = p.grad
+      if g is None:
+        has_grad.append(False)
+        g = p
+      else:
+        if g.is_sparse:
+          raise RuntimeError(sparse_message)
+        check_grad_matches(p, g)
+        has_grad.append(True)
+      # Under torch.no_grad (in step), so no detach; view(-1) unless non-contiguous.
+      pieces[slot.dtype].append(g.view(-1) if g.is_contiguous() else g.reshape(-1))
     flat = {}
-    for name, members in self._members.items():
-      tensors = [(self._params[i] if grads[i] is None else grads[i]).detach().reshape(-1) for i in members]
-      pieces = tuple(jnp.from_dlpack(piece) for piece in _pieces(tensors))
-      flat[name] = pieces[0] if len(pieces) == 1 else pieces
-    return flat, [g is not None for g in grads]
+    for name, tensors in pieces.items():
+      if len(tensors) == 1:
+        flat[name] = jnp.from_dlpack(tensors[0])
+      else:  # into a persistent buffer: no allocation per step
+        if name not in self._grad_buffers:
+          self._grad_buffers[name] = torch.empty_like(self._buffers[name])
+        flat[name] = jnp.from_dlpack(torch.cat(tensors, out=self._grad_buffers[name]))
+    return flat, has_grad
 
   def write_params(self, new_flat: dict[str, jax.Array]) -> None:
     """Copies new parameter values into the torch buffers, in place."""
     with torch.no_grad():
       for name, buffer in self._buffers.items():
         buffer.copy_(torch.from_dlpack(new_flat[name]))
-
-
-# Gradients of at least this many elements are imported as they are, one ~30 µs
-# DLPack import each, instead of being copied into a concatenation; smaller ones,
-# where the import costs more than the copy, are concatenated in runs.
-DIRECT_IMPORT_MIN = 1 << 18
-
-
-def _pieces(tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-  """1-D tensors whose concatenation is `tensors`' (same split whatever the values)."""
-  pieces, run = [], []
-  for t in tensors:
-    if t.numel() >= DIRECT_IMPORT_MIN:
-      if run:
-        pieces.append(run[0] if len(run) == 1 else torch.cat(run))
-        run = []
-      pieces.append(t)
-    else:
-      run.append(t)
-  if run:
-    pieces.append(run[0] if len(run) == 1 else torch.cat(run))
-  return pieces
-
-
-def _check_grad(p: torch.Tensor, g: torch.Tensor) -> None:
-  if g.is_sparse:
-    raise RuntimeError("this optimizer does not support sparse gradients")
-  check_grad_matches(p, g)
 
 
 def check_grad_matches(p: torch.Tensor, g: torch.Tensor) -> None:
@@ -165,11 +159,6 @@ def check_grad_matches(p: torch.Tensor, g: torch.Tensor) -> None:
         f"gradient does not match its parameter: grad {tuple(g.shape)} {g.dtype} on {g.device}, "
         f"param {tuple(p.shape)} {p.dtype} on {p.device}"
     )
-
-
-def joined(flat: dict) -> dict[str, jax.Array]:
-  """Inside the compiled step: per-dtype gradients given as pieces -> one array each."""
-  return {d: x if isinstance(x, jax.Array) else jnp.concatenate(x) for d, x in flat.items()}
 
 
 def split_flat(flat: dict[str, jax.Array], layout: Layout) -> tuple[jax.Array, ...]:

@@ -99,11 +99,8 @@ class TorchDropIn(FunctionalOptimizer):
   def _exported_fields(self, names) -> list[str]:
     return [name for name in names if name in self.torch_state_keys]
 
-  def _gather(self, runtime):
-    for p in runtime.params:  # before anything is gathered: nothing changes
-      if p.grad is not None and p.grad.is_sparse:
-        raise RuntimeError(sparse_gradient_message(type(self).__name__))
-    return super()._gather(runtime)
+  def _sparse_gradient_message(self) -> str:
+    return sparse_gradient_message(type(self).__name__)
 
   def _derived_field(self, name: str, fresh: jax.Array) -> jax.Array:
     # Bookkeeping flags ("torch's state already has X") are true once torch has state.

@@ -6,6 +6,7 @@ from typing import Any, Callable, Iterator, Optional, Union
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import torch
 
 import functional_optim as fo
@@ -308,7 +309,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
         tuple(rt.buffers.params_to_jax() for rt in self._runtimes),
         tuple(grads for grads, _, _ in gathered),
         tuple(extras for _, extras, _ in gathered),
-        tuple(jnp.asarray(has_grad) for _, _, has_grad in gathered),
+        tuple(np.asarray(has_grad, dtype=np.bool_) for _, _, has_grad in gathered),
         tuple(rt.state for rt in self._runtimes),
         traced,
     )
@@ -349,8 +350,11 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     `flat_extras` maps names of extra `update` arguments to flat per-dtype arrays
     laid out like the parameters; none here, SparseAdam's gradient masks there.
     """
-    flat_grads, has_grad = runtime.buffers.grads_to_jax()
+    flat_grads, has_grad = runtime.buffers.grads_to_jax(self._sparse_gradient_message())
     return flat_grads, {}, has_grad
+
+  def _sparse_gradient_message(self) -> str:
+    return "this optimizer does not support sparse gradients"
 
   def _check_groups_unchanged(self) -> None:
     for i, (group, rt) in enumerate(zip(self.param_groups, self._runtimes)):

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import functional_optim as fo
 
 from . import _flat, _hyperparams
-from ._buffers import Layout, join_flat, joined, split_flat
+from ._buffers import Layout, join_flat, split_flat
 from ._state import keep_where_no_grad
 
 MakeTransformation = Callable[[Mapping[str, Any]], fo.GradientTransformation]
@@ -28,7 +28,6 @@ class GroupProgram:
 
 def _group_step(spec: GroupProgram, flat_params, flat_grads, flat_extras, has_grad, state, traced, segments):
   tx = spec.make_transformation(_hyperparams.merge(spec.static_hyperparams, traced))
-  flat_grads = joined(flat_grads)
   if spec.flat_scalars is not None:
     return _flat.step(
         tx, spec.layout, spec.flat_scalars, flat_params, flat_grads, flat_extras, has_grad, state, segments
