@@ -7,6 +7,7 @@ shapes on the same batches, comparing parameters after every step and the whole
 one, and both continue, so checkpoint interchange is exercised both ways.
 """
 
+import copy
 import io
 from typing import Optional
 
@@ -119,3 +120,33 @@ class CompileCounter:
 
   def __exit__(self, *exc):
     jax.monitoring.unregister_event_duration_listener(self._listener)
+
+
+# Exact comparisons, for tests that assert nothing changed (errors, faults).
+
+def state_dict_copy(opt):
+  return copy.deepcopy(opt.state_dict())
+
+
+def assert_state_dicts_equal(a, b):
+  assert set(a) == set(b)
+  assert len(a["param_groups"]) == len(b["param_groups"])
+  for ga, gb in zip(a["param_groups"], b["param_groups"]):
+    assert set(ga) == set(gb)
+    for key in ga:
+      if key == "global_state":
+        assert_entries_equal(ga[key], gb[key])
+      else:
+        assert ga[key] == gb[key], key
+  assert set(a["state"]) == set(b["state"])
+  for index in a["state"]:
+    assert_entries_equal(a["state"][index], b["state"][index])
+
+
+def assert_entries_equal(a, b):
+  assert set(a) == set(b)
+  for key, value in a.items():
+    if isinstance(value, torch.Tensor):
+      assert value.dtype == b[key].dtype and torch.equal(value, b[key]), key
+    else:
+      assert value == b[key], key

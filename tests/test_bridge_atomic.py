@@ -12,7 +12,6 @@ the new values are copied back. A step post-hook that raises runs after the step
 is complete, as in torch, which keeps the step too.
 """
 
-import copy
 
 import jax
 import jax.numpy as jnp
@@ -22,7 +21,7 @@ import torch
 
 import functional_optim as fo
 import torch_bridge
-from dropin_harness import TinyNet, batches
+from dropin_harness import TinyNet, assert_state_dicts_equal, batches, state_dict_copy
 
 
 class InjectedFault(Exception):
@@ -76,30 +75,6 @@ def backward(model, opt, x, y):
   loss = ((model(x) - y) ** 2).mean()
   loss.backward()
   return loss
-
-
-def state_dict_copy(opt):
-  return copy.deepcopy(opt.state_dict())
-
-
-def assert_state_dicts_equal(a, b):
-  assert len(a["param_groups"]) == len(b["param_groups"])
-  for ga, gb in zip(a["param_groups"], b["param_groups"]):
-    assert set(ga) == set(gb)
-    for key in ga:
-      if key == "global_state":
-        assert_entries_equal(ga[key], gb[key])
-      else:
-        assert ga[key] == gb[key], key
-  assert set(a["state"]) == set(b["state"])
-  for index in a["state"]:
-    assert_entries_equal(a["state"][index], b["state"][index])
-
-
-def assert_entries_equal(a, b):
-  assert set(a) == set(b)
-  for key, value in a.items():
-    assert value.dtype == b[key].dtype and torch.equal(value, b[key]), key
 
 
 class Scenario:

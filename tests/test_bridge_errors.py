@@ -18,7 +18,7 @@ import torch
 
 import functional_optim as fo
 import torch_bridge
-from dropin_harness import TinyNet, batches
+from dropin_harness import TinyNet, assert_state_dicts_equal, batches, state_dict_copy
 
 # Named differences from torch.optim (each used by the test that shows it).
 TORCH_ONLY_WARNS_ON_DUPLICATE_PARAMETERS = True  # and then steps the parameter twice
@@ -46,34 +46,6 @@ def raised(make):
 def assert_same_error(ours, theirs):
   assert type(ours) is type(theirs), (ours, theirs)
   assert str(ours) == str(theirs)
-
-
-def state_dict_copy(opt):
-  return copy.deepcopy(opt.state_dict())
-
-
-def assert_state_dicts_equal(a, b):
-  assert set(a) == set(b)
-  assert len(a["param_groups"]) == len(b["param_groups"])
-  for ga, gb in zip(a["param_groups"], b["param_groups"]):
-    assert set(ga) == set(gb)
-    for key in ga:
-      if key == "global_state":
-        assert_entries_equal(ga[key], gb[key])
-      else:
-        assert ga[key] == gb[key], key
-  assert set(a["state"]) == set(b["state"])
-  for index in a["state"]:
-    assert_entries_equal(a["state"][index], b["state"][index])
-
-
-def assert_entries_equal(a, b):
-  assert set(a) == set(b)
-  for key, value in a.items():
-    if isinstance(value, torch.Tensor):
-      assert value.dtype == b[key].dtype and torch.equal(value, b[key]), key
-    else:
-      assert value == b[key], key
 
 
 class Snapshot:

@@ -363,3 +363,27 @@ def test_parameter_converted_after_construction_raises_and_changes_nothing():
     opt.step()
   after = opt.state_dict()
   assert all(torch.equal(before["state"][i][k], after["state"][i][k]) for i in before["state"] for k in before["state"][i])
+
+
+@pytest.mark.parametrize("num_params", [1, 2])
+def test_missing_or_graph_carrying_gradients_of_a_lone_parameter(num_params):
+  """A dtype with one tensor imports its gradient (or, when missing, the parameter) directly."""
+  params = [torch.nn.Parameter(torch.ones(3)) for _ in range(num_params)]
+  opt = torch_bridge.Adam(params, lr=0.1)
+  (params[0] ** 2).sum().backward(create_graph=True)  # a gradient that requires grad
+  opt.step()
+  assert params[0][0].item() == pytest.approx(0.9)
+  assert all(torch.equal(p, torch.ones(3)) for p in params[1:])
+  opt.zero_grad()
+  opt.step()  # no gradient at all: nothing happens
+  params[-1].grad = torch.ones(3)
+  params[0].grad = None
+  opt.step()
+
+
+def test_lone_parameter_without_gradient_in_its_group_is_skipped():
+  first, second = torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(2))
+  opt = torch_bridge.Adam([{"params": [first]}, {"params": [second]}], lr=0.1)
+  second.grad = torch.ones(2)
+  opt.step()
+  assert torch.equal(first, torch.ones(3)) and second[0].item() == pytest.approx(0.9)

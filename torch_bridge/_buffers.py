@@ -127,13 +127,14 @@ class GroupBuffers:
       g = p.grad
       if g is None:
         has_grad.append(False)
-        g = p
+        g = p.detach()
       else:
         if g.is_sparse:
           raise RuntimeError(sparse_message)
         check_grad_matches(p, g)
         has_grad.append(True)
-      # Under torch.no_grad (in step), so no detach; view(-1) unless non-contiguous.
+        if g.requires_grad:  # backward(create_graph=True); DLPack exports no autograd tensor
+          g = g.detach()
       pieces[slot.dtype].append(g.view(-1) if g.is_contiguous() else g.reshape(-1))
     flat = {}
     for name, tensors in pieces.items():
