@@ -51,10 +51,15 @@ def _key_name(key) -> str:
   return str(key)
 
 
+def path_name(path) -> str:
+  """A pytree path as a dotted name: NamedTuple fields, indices and dict keys (`1.0.mu.w`)."""
+  return ".".join(_key_name(k) for k in path)
+
+
 def _leaves_with_paths(tree, what: str) -> tuple[list[tuple[str, Any]], Any]:
   """`([(path, leaf), ...], treedef)`; raises ValueError if two leaves share a path."""
   leaves, treedef = jax.tree_util.tree_flatten_with_path(tree)
-  named = [(".".join(_key_name(k) for k in path), leaf) for path, leaf in leaves]
+  named = [(path_name(path), leaf) for path, leaf in leaves]
   seen = set()
   for path, _ in named:
     if path in seen:

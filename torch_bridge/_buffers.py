@@ -46,6 +46,10 @@ class Layout:
   def dtypes(self) -> tuple[str, ...]:
     return tuple(sorted({slot.dtype for slot in self.slots}))
 
+  def members(self, dtype: str) -> list[int]:
+    """Indices of the parameters stored in `dtype`'s buffer, in buffer order."""
+    return [i for i, slot in enumerate(self.slots) if slot.dtype == dtype]
+
 
 def layout_of(params: Sequence[torch.Tensor]) -> Layout:
   """Where each parameter goes: consecutive slots per dtype, in group order."""
@@ -67,7 +71,7 @@ class GroupBuffers:
     slots = self.layout.slots
     sizes = {name: sum(s.size for s in slots if s.dtype == name) for name in self.layout.dtypes}
     self.sizes = sizes  # elements per dtype
-    self._members = {name: [i for i, s in enumerate(slots) if s.dtype == name] for name in self.layout.dtypes}
+    self._members = {name: self.layout.members(name) for name in self.layout.dtypes}
     self._buffers = {}
     with torch.no_grad():
       for name in self.layout.dtypes:

@@ -31,7 +31,7 @@ import torch
 import functional_optim as fo
 
 from ._buffers import Layout
-from ._state import State, path_name
+from ._state import State, split_nodes
 
 # (field name, dtype name) of every per-parameter scalar in a flat state.
 ScalarFields = frozenset[tuple[str, str]]
@@ -42,28 +42,10 @@ def supports(layout: Layout) -> bool:
   return bool(layout.slots) and all(slot.size > 0 for slot in layout.slots)
 
 
-def _members(layout: Layout, dtype: str) -> list[int]:
-  return [i for i, slot in enumerate(layout.slots) if slot.dtype == dtype]
-
-
 def _fields(state: State, dtypes: tuple[str, ...]):
   """`(fields, global_, rebuild)`: `fields[name]` is a `{dtype: leaf}` node of the state."""
   keys = set(dtypes)
-
-  def is_field(node) -> bool:
-    return isinstance(node, dict) and set(node) == keys
-
-  nodes_with_paths, treedef = jax.tree_util.tree_flatten_with_path(state, is_leaf=is_field)
-  names = [path_name(path) for path, _ in nodes_with_paths]
-  kinds = [is_field(node) for _, node in nodes_with_paths]
-  fields = {n: node for n, k, (_, node) in zip(names, kinds, nodes_with_paths) if k}
-  global_ = {n: node for n, k, (_, node) in zip(names, kinds, nodes_with_paths) if not k}
-
-  def rebuild(new_fields: Mapping[str, Mapping[str, Any]], new_global: Mapping[str, Any]) -> State:
-    nodes = [dict(new_fields[n]) if k else new_global[n] for n, k in zip(names, kinds)]
-    return jax.tree.unflatten(treedef, nodes)
-
-  return fields, global_, rebuild
+  return split_nodes(state, lambda node: isinstance(node, dict) and set(node) == keys, dict)
 
 
 def init_state(tx: fo.GradientTransformation, flat_params: Mapping[str, jax.Array], layout: Layout):
@@ -75,7 +57,7 @@ def init_state(tx: fo.GradientTransformation, flat_params: Mapping[str, jax.Arra
     for dtype, leaf in node.items():
       if leaf is not None and jnp.ndim(leaf) == 0:
         scalars.add((name, dtype))
-        node[dtype] = jnp.full((len(_members(layout, dtype)),), leaf)
+        node[dtype] = jnp.full((len(layout.members(dtype)),), leaf)
   return rebuild(fields, global_), frozenset(scalars)
 
 
@@ -89,7 +71,7 @@ def per_param_fields(state: State, layout: Layout, scalars: ScalarFields):
   fields, global_, rebuild_flat = _fields(state, layout.dtypes)
   index_in_dtype = {}
   for dtype in layout.dtypes:
-    for k, i in enumerate(_members(layout, dtype)):
+    for k, i in enumerate(layout.members(dtype)):
       index_in_dtype[i] = k
   per_param = {}
   for name, node in fields.items():
@@ -114,7 +96,7 @@ def per_param_fields(state: State, layout: Layout, scalars: ScalarFields):
         if leaf is None or name not in new_per_param:
           new_node[dtype] = leaf
           continue
-        pieces = [new_per_param[name][i] for i in _members(layout, dtype)]
+        pieces = [new_per_param[name][i] for i in layout.members(dtype)]
         if (name, dtype) in scalars:
           new_node[dtype] = jnp.stack([jnp.asarray(x, leaf.dtype) for x in pieces])
         else:
@@ -129,7 +111,7 @@ def segment_ids(layout: Layout) -> dict[str, jax.Array]:
   """Per dtype, the index (among that dtype's parameters) of each element's parameter."""
   ids = {}
   for dtype in layout.dtypes:
-    sizes = torch.tensor([layout.slots[i].size for i in _members(layout, dtype)])
+    sizes = torch.tensor([layout.slots[i].size for i in layout.members(dtype)])
     ids[dtype] = jnp.from_dlpack(torch.repeat_interleave(torch.arange(len(sizes), dtype=torch.int32), sizes))
   return ids
 
@@ -162,7 +144,7 @@ def step(
   parameter's gradient flag and scalars over its elements.
   """
   dtypes = layout.dtypes
-  members = {d: np.asarray(_members(layout, d)) for d in dtypes}
+  members = {d: np.asarray(layout.members(d)) for d in dtypes}
   starts = {d: np.asarray([layout.slots[i].offset for i in members[d]]) for d in dtypes}
   fields, global_, rebuild = _fields(state, dtypes)
   extras = {name: dict(flat) for name, flat in flat_extras.items()}

@@ -296,6 +296,8 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       with torch.enable_grad():
         loss = closure()
     self._check_groups_unchanged()
+    for rt in self._runtimes:
+      rt.buffers.reattach_replaced()
     gathered = [self._gather(rt) for rt in self._runtimes]
     if not any(any(has_grad) for _, _, has_grad in gathered):
       return loss  # torch does nothing when no parameter has a gradient
@@ -362,8 +364,6 @@ class FunctionalOptimizer(torch.optim.Optimizer):
         raise RuntimeError(
             f"param_groups[{i}]['params'] was changed in place; use add_param_group to add parameters"
         )
-    for rt in self._runtimes:
-      rt.buffers.reattach_replaced()
 
   # ---- state ----------------------------------------------------------------------
 

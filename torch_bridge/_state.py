@@ -10,28 +10,14 @@ field. Fields are named by their path in the state: `exp_avg` for a torch-exact
 state, `1.0.mu` inside a chain.
 """
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping
 
 import jax
 import jax.numpy as jnp
 
+from functional_optim._checkpoint import path_name
+
 State = Any
-
-
-def path_name(path) -> str:
-  parts = []
-  for key in path:
-    if isinstance(key, jax.tree_util.GetAttrKey):
-      parts.append(key.name)
-    elif isinstance(key, jax.tree_util.SequenceKey):
-      parts.append(str(key.idx))
-    elif isinstance(key, jax.tree_util.DictKey):
-      parts.append(str(key.key))
-    elif isinstance(key, jax.tree_util.FlattenedIndexKey):
-      parts.append(str(key.key))
-    else:
-      parts.append(str(key))
-  return ".".join(parts)
 
 
 def _is_none(node) -> bool:
@@ -51,26 +37,35 @@ def _param_tuple_test(num_params: int):
   return is_param_tuple
 
 
+def split_nodes(state: State, is_field: Callable[[Any], bool], make_field: Callable[[Any], Any]):
+  """Returns `(fields, global_, rebuild)`: the state's nodes that pass `is_field`, and its other leaves.
+
+  Both map names (paths in the state, `1.0.mu`) to nodes; `rebuild(fields, global_)`
+  puts them back into a state of the original structure, each field through
+  `make_field` (e.g. `tuple`).
+  """
+  nodes_with_paths, treedef = jax.tree_util.tree_flatten_with_path(state, is_leaf=is_field)
+  names = [path_name(path) for path, _ in nodes_with_paths]
+  kinds = [is_field(node) for _, node in nodes_with_paths]
+  fields = {n: node for n, k, (_, node) in zip(names, kinds, nodes_with_paths) if k}
+  global_ = {n: node for n, k, (_, node) in zip(names, kinds, nodes_with_paths) if not k}
+
+  def rebuild(new_fields: Mapping[str, Any], new_global: Mapping[str, Any]) -> State:
+    nodes = [make_field(new_fields[n]) if k else new_global[n] for n, k in zip(names, kinds)]
+    return jax.tree.unflatten(treedef, nodes)
+
+  return fields, global_, rebuild
+
+
 def split_fields(state: State, num_params: int):
   """Returns `(per_param, global_, rebuild)`.
 
   `per_param` maps a field name to its tuple of per-parameter arrays; `global_` maps
   a field name to an array; `rebuild(per_param, global_)` puts fields back into a
-  state of the original structure.
+  state of the original structure. A per-parameter entry that is None for every
+  parameter flattens to nothing.
   """
-  is_param_tuple = _param_tuple_test(num_params)
-  nodes_with_paths, treedef = jax.tree_util.tree_flatten_with_path(state, is_leaf=is_param_tuple)
-  names = [path_name(path) for path, _ in nodes_with_paths]
-  kinds = [is_param_tuple(node) for _, node in nodes_with_paths]
-  per_param = {n: node for n, k, (_, node) in zip(names, kinds, nodes_with_paths) if k}
-  global_ = {n: node for n, k, (_, node) in zip(names, kinds, nodes_with_paths) if not k}
-  # A per-parameter entry that is None for every parameter flattens to nothing.
-
-  def rebuild(new_per_param: Mapping[str, Sequence], new_global: Mapping[str, Any]) -> State:
-    nodes = [tuple(new_per_param[n]) if k else new_global[n] for n, k in zip(names, kinds)]
-    return jax.tree.unflatten(treedef, nodes)
-
-  return per_param, global_, rebuild
+  return split_nodes(state, _param_tuple_test(num_params), tuple)
 
 
 def keep_where_no_grad(new_state: State, old_state: State, has_grad: jax.Array, num_params: int) -> State:
