@@ -57,7 +57,7 @@ def main(argv=None):
   optimizer = torch_bridge.FunctionalOptimizer(
       guarded.parameters(), fo.apply_if_finite(fo.adam(1e-2), max_consecutive_errors=3))
   train(guarded, optimizer, corrupted)
-  counters = optimizer.state_dict()["param_groups"][0]["global_state"]
+  counters = optimizer.state[next(guarded.parameters())]  # the group's counters sit in every parameter's state
   skipped = int(counters["total_notfinite"])
   inner_steps = int(counters["inner_state.0.count"])
   print(f"apply_if_finite(adam): skipped {skipped} step(s); adam ran {inner_steps} of {args.steps} steps; "

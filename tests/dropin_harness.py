@@ -134,10 +134,7 @@ def assert_state_dicts_equal(a, b):
   for ga, gb in zip(a["param_groups"], b["param_groups"]):
     assert set(ga) == set(gb)
     for key in ga:
-      if key == "global_state":
-        assert_entries_equal(ga[key], gb[key])
-      else:
-        assert ga[key] == gb[key], key
+      assert ga[key] == gb[key], key
   assert set(a["state"]) == set(b["state"])
   for index in a["state"]:
     assert_entries_equal(a["state"][index], b["state"][index])

@@ -4,7 +4,7 @@ Each class passes its arguments, in torch's group-key order, to `TorchDropIn`,
 which runs the matching `functional_optim.torchlike` transformation.
 """
 
-from typing import Any, Mapping, Optional
+from typing import Optional
 
 import torch
 
@@ -12,17 +12,6 @@ from functional_optim import torchlike
 
 from ._dropin import TorchDropIn
 from ._first_order import Float
-
-
-def _eta_mu_as_float32(entry):
-  if not isinstance(entry, Mapping):
-    return entry
-  return {
-      key: value.float()
-      if key in ("eta", "mu") and isinstance(value, torch.Tensor) and value.is_floating_point()
-      else value
-      for key, value in entry.items()
-  }
 
 
 class Rprop(TorchDropIn):
@@ -84,19 +73,6 @@ class ASGD(TorchDropIn):
     super().__init__(params, lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
                      foreach=foreach, maximize=maximize, differentiable=differentiable,
                      capturable=capturable, state_dtype=state_dtype)
-
-  def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-    """Loads a state dict; `eta` and `mu` of any floating dtype are read as float32.
-
-    `torch.optim.ASGD.load_state_dict` casts every state tensor but `step` to its
-    parameter's dtype, so after a load torch keeps (and saves) bfloat16 `eta` and
-    `mu` for bfloat16 parameters; this drop-in keeps them in float32, as torch
-    creates them.
-    """
-    state = state_dict.get("state") if isinstance(state_dict, Mapping) else None
-    if isinstance(state, Mapping):
-      state_dict = {**state_dict, "state": {i: _eta_mu_as_float32(e) for i, e in state.items()}}
-    super().load_state_dict(state_dict)
 
 
 class Adadelta(TorchDropIn):

@@ -1,10 +1,9 @@
-"""Flat per-dtype buffers whose slices are a param group's parameters.
+"""Flat per-dtype buffers for a param group's parameters and gradients.
 
-Each param group owns one contiguous torch buffer per dtype. At construction the
-group's parameters are moved into slices of those buffers (`p.data` becomes a
-view), so a whole group crosses into JAX with one zero-copy DLPack import per
-dtype, and new values come back with one copy per dtype. Gradients are gathered
-into one flat tensor per dtype with a single `torch.cat`.
+Each step, a group's parameters and gradients are concatenated into one flat
+buffer per dtype that the optimizer owns (`torch.cat(out=...)`), so a whole group
+crosses into JAX with one zero-copy DLPack import per dtype, and new values come
+back with one copy per parameter, into the parameter's own storage.
 """
 
 import dataclasses
@@ -63,65 +62,65 @@ def layout_of(params: Sequence[torch.Tensor]) -> Layout:
 
 
 class GroupBuffers:
-  """The flat parameter buffers of one group, and gradient gathering for it."""
+  """Gathers a group's parameters and gradients into flat per-dtype buffers, and writes back.
+
+  torch owns the parameters (DESIGN.md, "Ownership"): their storage is whatever
+  torch, DDP, ZeRO or FSDP gives them at each step, and is never re-pointed. Each
+  step copies their current values into one flat buffer per dtype (the optimizer's
+  own memory, imported into JAX without a copy) and copies the new values back
+  into each parameter's storage, in place.
+  """
 
   def __init__(self, params: Sequence[torch.Tensor]):
     self._params = list(params)
     self.layout = layout_of(self._params)
-    slots = self.layout.slots
-    sizes = {name: sum(s.size for s in slots if s.dtype == name) for name in self.layout.dtypes}
-    self.sizes = sizes  # elements per dtype
+    self.sizes = {name: sum(s.size for s in self.layout.slots if s.dtype == name) for name in self.layout.dtypes}
     self._members = {name: self.layout.members(name) for name in self.layout.dtypes}
-    self._buffers = {}
-    with torch.no_grad():
-      for name in self.layout.dtypes:
-        first = self._params[self._members[name][0]]
-        self._buffers[name] = torch.empty(sizes[name], dtype=first.dtype, device=first.device)
-      for p, slot in zip(self._params, slots):
-        view = self._view(slot)
-        view.copy_(p)
-        p.data = view
-    self._pointers = [p.data_ptr() for p in self._params]
-    self._grad_buffers: dict[str, torch.Tensor] = {}  # gradients are concatenated into these
+    self._param_buffers: dict[str, torch.Tensor] = {}
+    self._grad_buffers: dict[str, torch.Tensor] = {}
+    self._imported: dict[int, jax.Array] = {}  # id(buffer) -> its JAX view
 
-  def _view(self, slot: Slot) -> torch.Tensor:
-    return self._buffers[slot.dtype][slot.offset:slot.offset + slot.size].view(slot.shape)
+  def _buffer(self, buffers: dict, name: str) -> torch.Tensor:
+    if name not in buffers:
+      first = self._params[self._members[name][0]]
+      buffers[name] = torch.empty(self.sizes[name], dtype=first.dtype, device=first.device)
+    return buffers[name]
 
-  def reattach_replaced(self) -> None:
-    """Moves parameters whose storage was replaced since construction back into the buffers.
+  def _import(self, buffer: torch.Tensor) -> jax.Array:
+    """The JAX view of one of our buffers (imported once: the memory never moves)."""
+    key = id(buffer)
+    if key not in self._imported:
+      self._imported[key] = jnp.from_dlpack(buffer)
+    return self._imported[key]
 
-    `p.data = t` (or `p.data = p.data.clone()`) keeps the parameter but gives it new
-    storage, which the optimizer would no longer see; torch.optim steps whatever
-    storage a parameter has. Its new value is copied into its slot and `p.data`
-    points there again. A new dtype, shape or device (`model.half()`, `model.to(...)`
-    after building the optimizer) cannot fit the slot and raises.
-    """
-    for i, (p, pointer) in enumerate(zip(self._params, self._pointers)):
-      if p.data_ptr() == pointer or p.numel() == 0:
-        continue
-      slot = self.layout.slots[i]
-      view = self._view(slot)
-      if dtype_name(p.dtype) != slot.dtype or tuple(p.shape) != slot.shape or p.device != view.device:
+  def check_params(self) -> None:
+    """Raises RuntimeError if a parameter's dtype, shape or device changed since construction."""
+    for i, (p, slot) in enumerate(zip(self._params, self.layout.slots)):
+      if dtype_name(p.dtype) != slot.dtype or tuple(p.shape) != slot.shape or (
+          slot.dtype in self._param_buffers and p.device != self._param_buffers[slot.dtype].device):
         raise RuntimeError(
             f"parameter {i} of its group was replaced after the optimizer was built and is now "
-            f"{tuple(p.shape)} {p.dtype} on {p.device}, not {slot.shape} {slot.dtype} on {view.device} "
+            f"{tuple(p.shape)} {p.dtype} on {p.device}, not {slot.shape} {slot.dtype} "
             "(e.g. model.half() or model.to(...)); build the optimizer after converting the model"
         )
-      with torch.no_grad():
-        view.copy_(p)
-      p.data = view
 
   def params_to_jax(self) -> dict[str, jax.Array]:
-    """Zero-copy JAX views of the parameter buffers, valid until the next write."""
-    return {name: jnp.from_dlpack(buffer) for name, buffer in self._buffers.items()}
+    """The parameters' current values, copied into the flat buffers, as JAX arrays."""
+    flat = {}
+    with torch.no_grad():
+      for name, members in self._members.items():
+        buffer = self._buffer(self._param_buffers, name)
+        torch.cat([self._params[i].detach().reshape(-1) for i in members], out=buffer)
+        flat[name] = self._import(buffer)
+    return flat
 
   def grads_to_jax(
       self, sparse_message: str = "this optimizer does not support sparse gradients"
   ) -> tuple[dict[str, jax.Array], list[bool]]:
     """The gradients as one flat JAX array per dtype, and which parameters have one.
 
-    A parameter without a gradient contributes its own values as filler; the
-    compiled step masks them out before the transformation sees them. A sparse
+    A parameter without a gradient contributes its own values as filler;
+    the compiled step masks them out before the transformation sees them. A sparse
     gradient raises `RuntimeError(sparse_message)`. One pass over the parameters:
     with thousands of them, per-parameter Python work is what a step costs.
     """
@@ -131,30 +130,30 @@ class GroupBuffers:
       g = p.grad
       if g is None:
         has_grad.append(False)
-        g = p.detach()
+        g = p
       else:
         if g.is_sparse:
           raise RuntimeError(sparse_message)
         check_grad_matches(p, g)
         has_grad.append(True)
-        if g.requires_grad:  # backward(create_graph=True); DLPack exports no autograd tensor
-          g = g.detach()
+      g = g.detach()
       pieces[slot.dtype].append(g.view(-1) if g.is_contiguous() else g.reshape(-1))
     flat = {}
-    for name, tensors in pieces.items():
-      if len(tensors) == 1:
-        flat[name] = jnp.from_dlpack(tensors[0])
-      else:  # into a persistent buffer: no allocation per step
-        if name not in self._grad_buffers:
-          self._grad_buffers[name] = torch.empty_like(self._buffers[name])
-        flat[name] = jnp.from_dlpack(torch.cat(tensors, out=self._grad_buffers[name]))
+    with torch.no_grad():
+      for name, tensors in pieces.items():
+        buffer = self._buffer(self._grad_buffers, name)
+        torch.cat(tensors, out=buffer)
+        flat[name] = self._import(buffer)
     return flat, has_grad
 
-  def write_params(self, new_flat: dict[str, jax.Array]) -> None:
-    """Copies new parameter values into the torch buffers, in place."""
+  def param_views(self, new_flat: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+    """Each parameter's slice of the new flat values (torch tensors), in group order."""
+    return [new_flat[s.dtype][s.offset:s.offset + s.size].view(s.shape) for s in self.layout.slots]
+
+  def write_params(self, new_flat: dict[str, torch.Tensor]) -> None:
+    """Copies new parameter values into each parameter's own storage, in place."""
     with torch.no_grad():
-      for name, buffer in self._buffers.items():
-        buffer.copy_(torch.from_dlpack(new_flat[name]))
+      torch._foreach_copy_(self._params, self.param_views(new_flat))
 
 
 def check_grad_matches(p: torch.Tensor, g: torch.Tensor) -> None:

@@ -4,8 +4,6 @@ import inspect
 import numbers
 from typing import Any, Callable, ClassVar, Optional
 
-import jax
-import jax.numpy as jnp
 import torch
 
 from ._optimizer import FunctionalOptimizer
@@ -93,17 +91,11 @@ class TorchDropIn(FunctionalOptimizer):
     factory = type(self).factory
     factory_args = tuple(inspect.signature(factory).parameters)
     factory(**{k: v for k, v in defaults.items() if k in factory_args})  # torch's checks and messages
-    self._setup(params, lambda hp: factory(**hp), factory_args, defaults,
+    self._setup(params, factory, factory_args, defaults,
                 elementwise=type(self).elementwise, state_dtype=state_dtype)
 
-  def _exported_fields(self, names) -> list[str]:
-    return [name for name in names if name in self.torch_state_keys]
+  def _exported(self, name: str) -> bool:
+    return name in self.torch_state_keys
 
   def _sparse_gradient_message(self) -> str:
     return sparse_gradient_message(type(self).__name__)
-
-  def _derived_field(self, name: str, fresh: jax.Array) -> jax.Array:
-    # Bookkeeping flags ("torch's state already has X") are true once torch has state.
-    if fresh.dtype == jnp.bool_:
-      return jnp.ones_like(fresh)
-    return super()._derived_field(name, fresh)

@@ -116,6 +116,7 @@ class AdamW(TorchDropIn):
 
   factory = staticmethod(torchlike.adam)  # torch 2.13's AdamW is Adam(decoupled_weight_decay=True)
   torch_state_keys = torchlike.ADAMW_TORCH_STATE_KEYS
+  forced_group_keys = {"decoupled_weight_decay": True}  # whatever a loaded checkpoint says, as torch
 
   def __init__(self, params, lr: Float = 1e-3, betas: tuple[Float, Float] = (0.9, 0.999),
                eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
@@ -160,8 +161,7 @@ class Adagrad(TorchDropIn):
     super().__init__(params, lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                      initial_accumulator_value=initial_accumulator_value, foreach=foreach,
                      maximize=maximize, differentiable=differentiable, fused=fused, state_dtype=state_dtype)
-    for runtime in self._runtimes:  # torch creates Adagrad's state when it is built, not at the first step
-      runtime.has_state = [True] * len(runtime.params)
+    self._materialize_state()  # torch creates Adagrad's state when it is built, not at the first step
 
 
 class RMSprop(TorchDropIn):

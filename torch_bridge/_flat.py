@@ -38,11 +38,15 @@ ScalarFields = frozenset[tuple[str, str]]
 
 
 def supports(layout: Layout) -> bool:
-  """Whether a group can run flat: each parameter must own at least one element."""
-  return bool(layout.slots) and all(slot.size > 0 for slot in layout.slots)
+  """Whether a group can run flat: each parameter must own at least one element, and be real.
+
+  (torch-exact kernels see a complex parameter as its real view, with a trailing
+  axis of 2, which per-parameter scalars spread over elements do not broadcast to.)
+  """
+  return bool(layout.slots) and all(slot.size > 0 and "complex" not in slot.dtype for slot in layout.slots)
 
 
-def _fields(state: State, dtypes: tuple[str, ...]):
+def split_state(state: State, dtypes: tuple[str, ...]):
   """`(fields, global_, rebuild)`: `fields[name]` is a `{dtype: leaf}` node of the state."""
   keys = set(dtypes)
   return split_nodes(state, lambda node: isinstance(node, dict) and set(node) == keys, dict)
@@ -51,7 +55,7 @@ def _fields(state: State, dtypes: tuple[str, ...]):
 def init_state(tx: fo.GradientTransformation, flat_params: Mapping[str, jax.Array], layout: Layout):
   """`(state, scalar_fields)`: the flat state, per-parameter scalars as vectors."""
   state = tx.init(dict(flat_params))
-  fields, global_, rebuild = _fields(state, layout.dtypes)
+  fields, global_, rebuild = split_state(state, layout.dtypes)
   scalars = set()
   for name, node in fields.items():
     for dtype, leaf in node.items():
@@ -61,52 +65,6 @@ def init_state(tx: fo.GradientTransformation, flat_params: Mapping[str, jax.Arra
   return rebuild(fields, global_), frozenset(scalars)
 
 
-def per_param_fields(state: State, layout: Layout, scalars: ScalarFields):
-  """The flat state seen per parameter, like `_state.split_fields` for a tuple state.
-
-  Returns `(per_param, global_, rebuild)` where `per_param[name][i]` is parameter
-  i's array (None where the field has none) and `rebuild(per_param, global_)` makes
-  a flat state again.
-  """
-  fields, global_, rebuild_flat = _fields(state, layout.dtypes)
-  index_in_dtype = {}
-  for dtype in layout.dtypes:
-    for k, i in enumerate(layout.members(dtype)):
-      index_in_dtype[i] = k
-  per_param = {}
-  for name, node in fields.items():
-    if all(leaf is None for leaf in node.values()):
-      continue
-    entries = []
-    for i, slot in enumerate(layout.slots):
-      leaf = node[slot.dtype]
-      if leaf is None:
-        entries.append(None)
-      elif (name, slot.dtype) in scalars:
-        entries.append(leaf[index_in_dtype[i]])
-      else:
-        entries.append(leaf[slot.offset:slot.offset + slot.size].reshape(slot.shape))
-    per_param[name] = tuple(entries)
-
-  def rebuild(new_per_param: Mapping[str, Any], new_global: Mapping[str, Any]) -> State:
-    new_fields = {}
-    for name, node in fields.items():
-      new_node = {}
-      for dtype, leaf in node.items():
-        if leaf is None or name not in new_per_param:
-          new_node[dtype] = leaf
-          continue
-        pieces = [new_per_param[name][i] for i in layout.members(dtype)]
-        if (name, dtype) in scalars:
-          new_node[dtype] = jnp.stack([jnp.asarray(x, leaf.dtype) for x in pieces])
-        else:
-          new_node[dtype] = jnp.concatenate([jnp.asarray(x, leaf.dtype).reshape(-1) for x in pieces])
-      new_fields[name] = new_node
-    return rebuild_flat(new_fields, new_global)
-
-  return per_param, global_, rebuild
-
-
 def segment_ids(layout: Layout) -> dict[str, jax.Array]:
   """Per dtype, the index (among that dtype's parameters) of each element's parameter."""
   ids = {}
@@ -114,16 +72,6 @@ def segment_ids(layout: Layout) -> dict[str, jax.Array]:
     sizes = torch.tensor([layout.slots[i].size for i in layout.members(dtype)])
     ids[dtype] = jnp.from_dlpack(torch.repeat_interleave(torch.arange(len(sizes), dtype=torch.int32), sizes))
   return ids
-
-
-def uniform_scalars(state: State, layout: Layout, scalars: ScalarFields) -> bool:
-  """Whether every per-parameter scalar has one value across its dtype's parameters."""
-  fields, _, _ = _fields(state, layout.dtypes)
-  for name, dtype in scalars:
-    values = np.asarray(fields[name][dtype])
-    if not (values == values[0]).all():
-      return False
-  return True
 
 
 def step(
@@ -146,13 +94,13 @@ def step(
   dtypes = layout.dtypes
   members = {d: np.asarray(layout.members(d)) for d in dtypes}
   starts = {d: np.asarray([layout.slots[i].offset for i in members[d]]) for d in dtypes}
-  fields, global_, rebuild = _fields(state, dtypes)
+  fields, global_, rebuild = split_state(state, dtypes)
   extras = {name: dict(flat) for name, flat in flat_extras.items()}
   params = dict(flat_params)
 
   def run(grads, field_inputs):
     updates, new_state = tx.update(grads, rebuild(field_inputs, global_), params, **extras)
-    new_fields, new_global, _ = _fields(new_state, dtypes)
+    new_fields, new_global, _ = split_state(new_state, dtypes)
     return fo.apply_updates(params, updates), new_fields, new_global
 
   def like_old(value, old):

@@ -27,6 +27,17 @@ def _as_python_number(value):
   return value.item() if isinstance(value, torch.Tensor) else value
 
 
+def as_python_numbers(hyperparams: Mapping[str, Any]) -> dict[str, Any]:
+  """Hyperparameters with one-element tensors (torch's tensor `lr`, `betas`) as Python numbers."""
+  def convert(value):
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+      return value.item()
+    if isinstance(value, tuple) and any(isinstance(v, torch.Tensor) for v in value):
+      return tuple(convert(v) for v in value)
+    return value
+  return {name: convert(value) for name, value in hyperparams.items()}
+
+
 def split(hyperparams: Mapping[str, Any]) -> tuple[tuple, dict[str, Any]]:
   """Returns `(static_key, traced)`.
 

@@ -1,5 +1,7 @@
 """`FunctionalOptimizer`: any (init, update) transformation as a torch.optim.Optimizer."""
 
+import collections
+import contextlib
 import inspect
 from collections.abc import Mapping
 from typing import Any, Callable, Iterator, Optional, Union
@@ -11,10 +13,9 @@ import torch
 
 import functional_optim as fo
 
-from . import _flat, _hyperparams
+from . import _flat, _hyperparams, _store
 from ._buffers import GroupBuffers, layout_of
-from ._program import GroupProgram, compile_step, has_host_callbacks
-from ._state import split_fields
+from ._program import GroupProgram, compile_step
 
 # Keys torch puts in param groups that are runtime flags of torch itself, never
 # hyperparameters of a transformation.
@@ -67,63 +68,36 @@ def _in_state_dtype(make_transformation, state_dtype: Optional[torch.dtype]):
   return lambda hyperparams: fo.with_state_dtype(make_transformation(hyperparams), dtype)
 
 
-def _committed(state, params):
-  """Distinct copies of a state's arrays (safe to donate), committed to the parameters' device.
-
-  The compiled step's outputs are committed; a state that is not would make the
-  second step compile again.
-  """
-  device = jnp.from_dlpack(params[0].detach()).device
-  return jax.tree.map(lambda x: jax.device_put(jnp.array(x, copy=True), device), state)
-
-
 class _GroupRuntime:
-  """What the optimizer keeps per param group besides torch's group dict."""
+  """What the optimizer keeps per param group besides torch's group dict and state."""
 
-  def __init__(self, params, state, flat_scalars):
-    self.params = params  # the group's tensors, in order
+  def __init__(self, params, flat_scalars, state_layout, device):
+    self.params = params  # the group's distinct tensors, in order
+    self.multiplicity = [1] * len(params)  # how often the group lists each (torch steps each listing)
     self.buffers = GroupBuffers(params)
-    self.state = state  # the transformation's state, resident in JAX
-    self.flat_scalars = flat_scalars  # None: state in per-parameter form; else flat (see _flat)
-    self.uniform_scalars = True  # flat form: per-parameter scalars agree (host-side knowledge)
+    self.flat_scalars = flat_scalars  # None: per-parameter form; else flat form (see _flat)
+    self.store = _store.StateStore(state_layout, device)
     self._segments = None  # flat form: segment ids, built when the general case first runs
-    self._scratch = None  # the last step's new parameters: memory for the next step's
-    self.has_state = [False] * len(params)  # torch creates state at a param's first step
+    self.scratch = None  # the last step's outputs: memory for the next step's
 
-  def segments(self, has_grad) -> Optional[dict]:
-    """The flat general case's segment ids when this step needs them, else None."""
-    if self.flat_scalars is None or (all(has_grad) and self.uniform_scalars):
+  def general_case(self, has_grad, has_state) -> bool:
+    """Whether this step needs the general program (missing grads or state, diverged scalars)."""
+    if not (all(has_grad) and all(has_state)):
+      return True
+    return self.flat_scalars is not None and not self.store.uniform_scalars()
+
+  def segments(self) -> Optional[dict]:
+    if self.flat_scalars is None:
       return None
     if self._segments is None:
       self._segments = _flat.segment_ids(self.buffers.layout)
     return self._segments
 
-  def take_scratch(self) -> dict:
-    """Buffers shaped like the flat parameters, to be donated to the step."""
-    scratch, self._scratch = self._scratch, None
-    if scratch is None:
-      params = self.buffers.params_to_jax()
-      scratch = {d: jnp.zeros_like(p, device=p.device) for d, p in params.items()}
-    return scratch
-
-  def keep_scratch(self, new_flat) -> None:
-    self._scratch = new_flat
-
   def abstract_segments(self):
-    """Shapes of `segments(...)`, for compiling the general case ahead of its first use."""
+    """Shapes of `segments()`, for compiling the general case ahead of its first use."""
     if self.flat_scalars is None:
       return None
     return {d: jax.ShapeDtypeStruct((n,), jnp.int32) for d, n in self.buffers.sizes.items()}
-
-  def note_state_changed(self) -> None:
-    if self.flat_scalars is not None:
-      self.uniform_scalars = _flat.uniform_scalars(self.state, self.buffers.layout, self.flat_scalars)
-
-  def fields(self, state):
-    """`(per_param, global_, rebuild)` of a state of this group (see `_state.split_fields`)."""
-    if self.flat_scalars is None:
-      return split_fields(state, len(self.params))
-    return _flat.per_param_fields(state, self.buffers.layout, self.flat_scalars)
 
 
 class FunctionalOptimizer(torch.optim.Optimizer):
@@ -185,39 +159,49 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       state_dtype: Optional[torch.dtype] = None,
       **hyperparams: Any,
   ):
+    if isinstance(transformation, type) and issubclass(transformation, torch.optim.Optimizer):
+      raise TypeError(
+          f"FunctionalOptimizer takes a functional transformation or factory, not the torch optimizer class "
+          f"{transformation.__name__}; use torch_bridge.{transformation.__name__} (a drop-in) or e.g. "
+          "FunctionalOptimizer(params, functional_optim.adam, learning_rate=1e-3)"
+      )
     if _is_transformation(transformation):
       if hyperparams:
         raise TypeError(
             "hyperparameters can only be given with a transformation factory "
             f"(e.g. functional_optim.adamw), not with a transformation; got {sorted(hyperparams)}"
         )
-      self._setup(params, lambda hp: transformation, factory_args=(), defaults={},
-                  elementwise=elementwise, state_dtype=state_dtype)
+      factory_args, defaults = (), {}
     elif callable(transformation):
       factory_args, defaults = self._factory_defaults(transformation, hyperparams)
-      self._setup(params, lambda hp: transformation(**hp), factory_args, defaults,
-                  elementwise=elementwise, state_dtype=state_dtype)
     else:
       raise TypeError(f"expected a transformation or a factory, got {type(transformation).__name__}")
+    self._setup(params, transformation, factory_args, defaults, elementwise=elementwise, state_dtype=state_dtype)
 
-  def _setup(self, params, make_transformation, factory_args, defaults, *, elementwise: bool,
+  def _setup(self, params, transformation, factory_args, defaults, *, elementwise: bool,
              state_dtype: Optional[torch.dtype] = None) -> None:
-    """Shared by both forms and the drop-ins: `make_transformation(hyperparams)`."""
-    make_transformation = _in_state_dtype(make_transformation, state_dtype)
+    """Shared by both forms and the drop-ins: `transformation` is one, or a factory of one."""
+    _in_state_dtype(None, state_dtype)  # checks it
+    self._spec = {
+        "transformation": transformation, "factory_args": tuple(factory_args),
+        "elementwise": bool(elementwise), "state_dtype": state_dtype,
+    }
+    self._build_runtime_caches()
+    super().__init__(params, defaults)
+
+  def _build_runtime_caches(self) -> None:
+    """What is derived from `_spec` and never saved: the transformation maker, programs, runtimes."""
+    spec = self._spec
+    transformation = spec["transformation"]
+    if _is_transformation(transformation):
+      make = lambda hp: transformation
+    else:
+      make = lambda hp: transformation(**hp)
+    self._make_transformation = _in_state_dtype(make, spec["state_dtype"])
+    self._factory_args = spec["factory_args"]
+    self._elementwise = spec["elementwise"]
     self._runtimes: list[_GroupRuntime] = []
-    self._compiled: dict[tuple, Callable] = {}
-    self._make_transformation = make_transformation
-    self._factory_args = tuple(factory_args)
-    self._elementwise = bool(elementwise)
-    self._moved_params = []  # (param, its original data) while constructing
-    try:
-      super().__init__(params, defaults)
-    except BaseException:
-      for p, data in self._moved_params:  # a later group failed: earlier ones go back where they were
-        p.data = data
-      raise
-    finally:
-      self._moved_params = None
+    self._compiled: dict[tuple, Any] = {}
 
   # ---- construction -------------------------------------------------------------
 
@@ -245,43 +229,50 @@ class FunctionalOptimizer(torch.optim.Optimizer):
         hp[name] = value
     return hp
 
-  def _init_state(self, group, params):
-    """`(state, flat_scalars)` for a group: flat form for elementwise transformations."""
-    tx = self._make_transformation(self._transformation_hyperparams(group))
+  def _fresh_state(self, group, params, flat: bool):
+    """`(state, flat_scalars)`: the transformation's initial state for `params`, computed now."""
+    tx = self._make_transformation(_hyperparams.as_python_numbers(self._transformation_hyperparams(group)))
     layout = layout_of(params)
-    if self._elementwise and _flat.supports(layout):
-      flat = {
-          name: jnp.from_dlpack(torch.cat([p.detach().reshape(-1) for p, s in zip(params, layout.slots) if s.dtype == name]))
-          for name in layout.dtypes
-      }
-      state, scalars = _flat.init_state(tx, flat, layout)
-    else:
-      values = tuple(jnp.array(jnp.from_dlpack(p.detach()), copy=True) for p in params)
-      state, scalars = tx.init(values), None
-    return _committed(state, params), scalars
+    with _precision(params):
+      if flat:
+        values = {
+            name: jnp.from_dlpack(torch.cat([params[i].detach().reshape(-1) for i in layout.members(name)]))
+            for name in layout.dtypes
+        }
+        return _flat.init_state(tx, values, layout)
+      values = tuple(jnp.array(jnp.from_dlpack(p.detach().contiguous()), copy=True) for p in params)
+      return tx.init(values), None
+
+  def _exported(self, name: str) -> bool:
+    """Whether a state field is kept in optimizer.state (the rest are derived)."""
+    return True
+
+  def _new_runtime(self, group, params) -> "_GroupRuntime":
+    flat = self._elementwise and _flat.supports(layout_of(params))
+    fresh, flat_scalars = self._fresh_state(group, params, flat)
+    state_layout = _store.state_layout(fresh, layout_of(params), flat_scalars or frozenset(), flat, self._exported)
+    return _GroupRuntime(params, flat_scalars, state_layout, params[0].device if params else torch.device("cpu"))
 
   def add_param_group(self, param_group: dict[str, Any]) -> None:
-    """Adds a group (also mid-training); its state is initialized at once.
-
-    Raises `ValueError` for a group listing a parameter twice (torch only warns,
-    then steps it twice; here each parameter owns one slot of the group's buffer).
-    """
-    listed = param_group.get("params") if isinstance(param_group, dict) else None
-    if listed is not None and not isinstance(listed, (torch.Tensor, set)):
-      param_group["params"] = list(param_group["params"])  # torch does the same; a generator is read once
-      tensors = [p[1] if isinstance(p, tuple) else p for p in param_group["params"]]
-      if len({id(p) for p in tensors}) != len(tensors):
-        raise ValueError("optimizer contains a parameter group with duplicate parameters")
+    """Adds a group (also mid-training), as torch does; its state starts at the first step."""
+    if _is_transformation(self._spec["transformation"]) and isinstance(param_group, dict):
+      if "lr" in param_group:
+        raise ValueError(
+            "a param group's 'lr' would be ignored: this FunctionalOptimizer runs a fixed transformation; "
+            "pass a factory instead (FunctionalOptimizer(params, functional_optim.adam, learning_rate=...)), "
+            "whose learning rate each group's 'lr' sets"
+        )
+      param_group = _FixedTransformationGroup(param_group)
     super().add_param_group(param_group)
     group = self.param_groups[-1]
     try:
       for p in group["params"]:
-        if not (p.is_floating_point() or p.is_complex()):
-          raise TypeError(f"can only optimize floating-point or complex tensors, got {p.dtype}")
-      state, flat_scalars = self._init_state(group, group["params"])
-      if self._moved_params is not None:
-        self._moved_params.extend((p, p.data) for p in group["params"])
-      self._runtimes.append(_GroupRuntime(list(group["params"]), state, flat_scalars))
+        _check_supported_tensor(p)
+      distinct = list({id(p): p for p in group["params"]}.values())
+      runtime = self._new_runtime(group, distinct)
+      counts = collections.Counter(id(p) for p in group["params"])
+      runtime.multiplicity = [counts[id(p)] for p in distinct]
+      self._runtimes.append(runtime)
     except Exception:
       self.param_groups.pop()
       raise
@@ -289,6 +280,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
   # ---- the step -----------------------------------------------------------------
 
   @torch.no_grad()
+  @torch.compiler.disable
   def step(self, closure: Optional[Callable[[], Any]] = None):
     """Performs one optimization step; `closure` re-evaluates the model and returns the loss."""
     loss = None
@@ -297,53 +289,83 @@ class FunctionalOptimizer(torch.optim.Optimizer):
         loss = closure()
     self._check_groups_unchanged()
     for rt in self._runtimes:
-      rt.buffers.reattach_replaced()
+      rt.buffers.check_params()
     gathered = [self._gather(rt) for rt in self._runtimes]
     if not any(any(has_grad) for _, _, has_grad in gathered):
       return loss  # torch does nothing when no parameter has a gradient
-    statics, traced = zip(*(_hyperparams.split(self._transformation_hyperparams(g)) for g in self.param_groups))
-    specs = tuple(
-        GroupProgram(rt.buffers.layout, self._make_transformation, static, rt.flat_scalars)
-        for rt, static in zip(self._runtimes, statics)
-    )
-    segments = tuple(rt.segments(has_grad) for rt, (_, _, has_grad) in zip(self._runtimes, gathered))
-    args = (
-        tuple(rt.buffers.params_to_jax() for rt in self._runtimes),
-        tuple(grads for grads, _, _ in gathered),
-        tuple(extras for _, extras, _ in gathered),
-        tuple(np.asarray(has_grad, dtype=np.bool_) for _, _, has_grad in gathered),
-        tuple(rt.state for rt in self._runtimes),
-        traced,
-    )
-    step_fn = self._compiled_step(specs, args, segments)
-    new_states, new_flat = step_fn(*args, segments, tuple(rt.take_scratch() for rt in self._runtimes))
-    jax.block_until_ready(new_flat)
-    for rt, flat, state, (_, _, has_grad) in zip(self._runtimes, new_flat, new_states, gathered):
-      rt.buffers.write_params(flat)
-      rt.keep_scratch(flat)
-      rt.state = state
-      rt.has_state = [old or new for old, new in zip(rt.has_state, has_grad)]
-      if not all(has_grad):
-        rt.note_state_changed()
+    passes = max(max(rt.multiplicity, default=1) for rt in self._runtimes)
+    for index in range(passes):  # a parameter listed twice is stepped twice, as torch steps it
+      if index:
+        gathered = [
+            (grads, extras, [h and m > index for h, m in zip(has_grad, rt.multiplicity)])
+            for rt, (grads, extras, has_grad) in zip(self._runtimes, gathered)
+        ]
+      self._step_once(gathered)
     return loss
 
-  def _compiled_step(self, specs, args, segments):
-    """The compiled program for this structure and case (common or general per group).
+  def _step_once(self, gathered) -> None:
+    has_states = [self._sync_state_in(rt) for rt in self._runtimes]
+    statics, traced = zip(*(_hyperparams.split(self._transformation_hyperparams(g)) for g in self.param_groups))
+    specs = tuple(
+        GroupProgram(rt.buffers.layout, rt.store.layout, self._make_transformation, static, rt.flat_scalars)
+        for rt, static in zip(self._runtimes, statics)
+    )
+    # One group in the general case puts all in it: only two variants are ever compiled.
+    general = [any(rt.general_case(has_grad, has_state)
+                   for rt, (_, _, has_grad), has_state in zip(self._runtimes, gathered, has_states))]
+    general *= len(self._runtimes)
+    with _precision(p for rt in self._runtimes for p in rt.params):
+      args = (
+          tuple(rt.buffers.params_to_jax() for rt in self._runtimes),
+          tuple(grads for grads, _, _ in gathered),
+          tuple(extras for _, extras, _ in gathered),
+          tuple(np.asarray(has_grad, dtype=np.bool_) for _, _, has_grad in gathered),
+          tuple(np.asarray(hs, dtype=np.bool_) if g else None for hs, g in zip(has_states, general)),
+          tuple(rt.store.to_jax() for rt in self._runtimes),
+          traced,
+          tuple(rt.segments() if g else None for rt, g in zip(self._runtimes, general)),
+      )
+      step_fn, out_shapes = self._compiled_step(specs, args)
+      scratch = tuple(rt.scratch if rt.scratch is not None else _zeros(shapes)
+                      for rt, shapes in zip(self._runtimes, out_shapes))
+      for rt in self._runtimes:
+        rt.scratch = None  # donated below
+      new_states, new_flat = step_fn(*args, scratch)
+      jax.block_until_ready((new_states, new_flat))
+      # Everything that can fail happens before the first write.
+      torch_states = [{k: torch.from_dlpack(v) for k, v in state.items()} for state in new_states]
+      torch_flat = [{d: torch.from_dlpack(v) for d, v in flat.items()} for flat in new_flat]
+    for rt, state, flat, jax_state, jax_flat, (_, _, has_grad), has_state in zip(
+        self._runtimes, torch_states, torch_flat, new_states, new_flat, gathered, has_states):
+      rt.buffers.write_params(flat)
+      rt.store.write(state)
+      rt.scratch = (jax_state, jax_flat)
+      self._sync_state_out(rt, has_grad, has_state)
 
-    The first time a structure is seen, the all-general variant is compiled too, so
-    a later step with a missing gradient never compiles.
+  def _compiled_step(self, specs, args):
+    """`(program, output shapes)` for this structure and case (common or general per group).
+
+    The first time a structure is seen, both the all-common and the all-general
+    variants are compiled, so neither a first step (no state yet) nor a later one
+    with a missing gradient ever compiles again.
     """
-    key = (specs, tuple(s is not None for s in segments))
+    has_states, segments = args[4], args[7]
+    key = (specs, tuple(s is not None for s in has_states), tuple(s is not None for s in segments))
     if key not in self._compiled:
       jitted = compile_step(specs)
-      scratch = tuple(rt.buffers.params_to_jax() for rt in self._runtimes)  # shapes only
-      if has_host_callbacks(jitted.trace(*args, segments, scratch).jaxpr):
-        jitted = compile_step(specs, donate_states=False)  # a failing run keeps the state
-      self._compiled[key] = jitted.lower(*args, segments, scratch).compile()
-      general = tuple(rt.abstract_segments() for rt in self._runtimes)
-      general_key = (specs, tuple(s is not None for s in general))
-      if general_key not in self._compiled:
-        self._compiled[general_key] = jitted.lower(*args, general, scratch).compile()
+      out_shapes = tuple(zip(*jax.eval_shape(jitted, *args, None)))
+      scratch = tuple(_zeros(shapes) for shapes in out_shapes)
+      variants = [((None,) * len(specs), (None,) * len(specs))]  # common
+      variants.append((  # general
+          tuple(jax.ShapeDtypeStruct((len(rt.params),), jnp.bool_) for rt in self._runtimes),
+          tuple(rt.abstract_segments() for rt in self._runtimes),
+      ))
+      for variant_states, variant_segments in variants:
+        variant_key = (specs, tuple(s is not None for s in variant_states),
+                       tuple(s is not None for s in variant_segments))
+        if variant_key not in self._compiled:
+          variant_args = args[:4] + (variant_states,) + args[5:7] + (variant_segments,)
+          self._compiled[variant_key] = (jitted.lower(*variant_args, scratch).compile(), out_shapes)
     return self._compiled[key]
 
   def _gather(self, runtime: "_GroupRuntime"):
@@ -352,101 +374,138 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     `flat_extras` maps names of extra `update` arguments to flat per-dtype arrays
     laid out like the parameters; none here, SparseAdam's gradient masks there.
     """
-    flat_grads, has_grad = runtime.buffers.grads_to_jax(self._sparse_gradient_message())
+    with _precision(runtime.params):
+      flat_grads, has_grad = runtime.buffers.grads_to_jax(self._sparse_gradient_message())
     return flat_grads, {}, has_grad
 
   def _sparse_gradient_message(self) -> str:
     return "this optimizer does not support sparse gradients"
 
   def _check_groups_unchanged(self) -> None:
+    if len(self.param_groups) != len(self._runtimes):
+      raise RuntimeError(
+          f"the optimizer has {len(self.param_groups)} param groups, but {len(self._runtimes)} were added "
+          "through add_param_group; use add_param_group to add parameters"
+      )
     for i, (group, rt) in enumerate(zip(self.param_groups, self._runtimes)):
-      if len(group["params"]) != len(rt.params) or any(a is not b for a, b in zip(group["params"], rt.params)):
+      distinct = list({id(p): p for p in group["params"]}.values())
+      if len(distinct) != len(rt.params) or any(a is not b for a, b in zip(distinct, rt.params)):
         raise RuntimeError(
             f"param_groups[{i}]['params'] was changed in place; use add_param_group to add parameters"
         )
 
-  # ---- state ----------------------------------------------------------------------
+  # ---- state: torch's mapping, kept in step with the stores -------------------------
 
-  @property
-  def state(self) -> Mapping[torch.Tensor, dict[str, torch.Tensor]]:
-    """Each stepped parameter's state as torch tensors (a read-only snapshot)."""
-    return _StateView(self)
+  def _entry(self, p):
+    """`p`'s state dict in `self.state` (None if it has none), without creating one."""
+    state = self.state
+    return state.get(p) if hasattr(state, "get") else None
 
-  @state.setter
-  def state(self, value) -> None:
-    if value:  # torch.optim.Optimizer.__init__ assigns an empty dict; nothing else may
-      raise AttributeError("optimizer state is read-only here; use load_state_dict()")
+  def _sync_state_in(self, rt: "_GroupRuntime") -> list[bool]:
+    """Which parameters have state; copies state that is not the store's own into it.
 
-  def _exported_fields(self, names) -> list[str]:
-    """Which per-parameter fields appear in state_dict(); the rest are derived on load."""
-    return list(names)
-
-  def _derived_field(self, name: str, fresh: jax.Array) -> jax.Array:
-    """The value of a field not in state_dict() for a parameter whose state is loaded."""
-    raise NotImplementedError(f"{type(self).__name__} cannot derive state field {name!r}")
-
-  def _param_state(self, group_index: int, param_index: int) -> dict[str, torch.Tensor]:
-    rt = self._runtimes[group_index]
-    per_param, _, _ = rt.fields(rt.state)
-    return {
-        name: _to_torch(per_param[name][param_index])
-        for name in self._exported_fields(per_param)
-        if per_param[name][param_index] is not None
-    }
-
-  def _group_global_state(self, group_index: int) -> dict[str, torch.Tensor]:
-    rt = self._runtimes[group_index]
-    _, global_, _ = rt.fields(rt.state)
-    return {name: _to_torch(value) for name, value in global_.items()}
-
-  def state_dict(self) -> dict[str, Any]:
-    """torch's layout: `{"state": {index: {name: tensor}}, "param_groups": [...]}`.
-
-    Global (not per-parameter) fields of a generic transformation's state, such as
-    optax's step `count`, are stored in their group under `"global_state"`.
+    `optimizer.state[p]` may have been edited: a tensor replaced (`state[p]["exp_avg"]
+    = t`), the whole entry replaced (`state[p] = {...}`, as ZeRO loads), the mapping
+    replaced or cleared. Tensors that are not the store's views are checked, copied
+    into the store, and then made views of it (`t.set_`): the tensor stays the one
+    in `optimizer.state` and holds the stepped value afterwards, as in torch. All
+    entries are checked before anything is copied.
     """
-    for hook in self._optimizer_state_dict_pre_hooks.values():
-      hook(self)
-    packed_groups, state = [], {}
-    index = 0
-    for g, group in enumerate(self.param_groups):
-      packed = {k: v for k, v in group.items() if k != "params"}
-      packed["params"] = list(range(index, index + len(group["params"])))
-      global_state = self._group_global_state(g)
-      if global_state:
-        packed[GLOBAL_STATE_KEY] = global_state
-      for i in range(len(group["params"])):
-        entry = self._param_state(g, i) if self._runtimes[g].has_state[i] else {}
-        if entry:  # torch keeps no entry for a parameter without state (e.g. SGD without momentum)
-          state[index + i] = entry
-      index += len(group["params"])
-      packed_groups.append(packed)
-    state_dict = {"state": state, "param_groups": packed_groups}
-    for hook in self._optimizer_state_dict_post_hooks.values():
-      result = hook(self, state_dict)
-      if result is not None:
-        state_dict = result
-    return state_dict
+    has_state, adopt = [], []
+    for i, p in enumerate(rt.params):
+      entry = self._entry(p)
+      if not entry:
+        has_state.append(False)
+        continue
+      has_state.append(True)
+      views = rt.store.views[i]
+      if not _store.is_live(entry, views):
+        _store.check_entry(f"{i} of its group", entry, views)
+        adopt.append((i, entry))
+    for i, entry in adopt:
+      views = rt.store.views[i]
+      _store.copy_entry(entry, views)
+      for name, view in list(views.items()):
+        value = entry[name]
+        if value is view:
+          continue
+        if isinstance(value, torch.Tensor) and value.dtype == view.dtype and value.device == view.device \
+            and not value.requires_grad:
+          value.set_(view)  # the tensor in optimizer.state is now the live one
+          views[name] = value
+        else:
+          entry[name] = view
+    return has_state
+
+  def _sync_state_out(self, rt: "_GroupRuntime", has_grad, has_state) -> None:
+    """After a step: parameters stepped for the first time get their state entries."""
+    for i, (p, stepped, had) in enumerate(zip(rt.params, has_grad, has_state)):
+      if stepped and not had and rt.store.views[i]:
+        self.state[p] = self._new_entry(rt, i)
+
+  def _new_entry(self, rt: "_GroupRuntime", index: int) -> dict:
+    """The state dict a parameter gets when its state starts or is loaded: the store's views."""
+    return dict(rt.store.views[index])
+
+  def _materialize_state(self) -> None:
+    """Gives every parameter its initial state now (torch's Adagrad creates it when built)."""
+    for group, rt in zip(self.param_groups, self._runtimes):
+      fresh, _ = self._fresh_state(group, rt.params, rt.flat_scalars is not None)
+      with _precision(rt.params):
+        packed = _store.pack(rt.store.layout, rt.buffers.layout, rt.flat_scalars or frozenset(), fresh)
+        rt.store.write({k: torch.from_dlpack(jnp.array(v, copy=True)) for k, v in packed.items()})
+      for i, p in enumerate(rt.params):
+        if rt.store.views[i]:
+          self.state[p] = self._new_entry(rt, i)
+
+  # ---- checkpoints ------------------------------------------------------------------
+
+  def _flag_added_later(self, key: str) -> bool:
+    """Whether a group key may be missing from a checkpoint: a flag (bool or None default).
+
+    torch added such flags over its versions (`foreach`, `maximize`, `capturable`,
+    `differentiable`, `fused`, `decoupled_weight_decay`); its `__setstate__` gives an
+    older checkpoint's groups their defaults. A missing number (`lr`) is an error.
+    """
+    default = self.defaults.get(key, False)
+    return key in TORCH_RUNTIME_KEYS or default is None or isinstance(default, bool)
+
+  # Keys a class sets whatever the checkpoint says (torch's AdamW: decoupled_weight_decay).
+  forced_group_keys: dict[str, Any] = {}
 
   def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-    """Loads a state dict after validating all of it; on any error nothing changes."""
+    """Loads a state dict after validating all of it; on any error nothing changes.
+
+    Accepts what torch.optim accepts: param groups without keys added in later torch
+    versions (they take this optimizer's defaults), Python-number steps, state of
+    another floating dtype (cast to the state's dtype, as torch casts to the
+    parameter's).
+    """
     state_dict = dict(state_dict)
     for hook in self._optimizer_load_state_dict_pre_hooks.values():
       result = hook(self, state_dict)
       if result is not None:
         state_dict = result
-    new_groups, new_states, new_has_state = self._validated(state_dict)
+    new_groups, entries = self._validated(state_dict)
     for group, saved in zip(self.param_groups, new_groups):
       group.clear()
       group.update(saved)
-    for rt, state, has_state in zip(self._runtimes, new_states, new_has_state):
-      rt.state, rt.has_state = state, has_state
-      rt.note_state_changed()
+    new_state = collections.defaultdict(dict)
+    for (g, i), entry in entries.items():
+      rt = self._runtimes[g]
+      views = rt.store.views[i]
+      _store.copy_entry(entry, views)
+      new_state[rt.params[i]] = self._new_entry(rt, i)
+    self.state = new_state
     for hook in self._optimizer_load_state_dict_post_hooks.values():
       hook(self)
 
+  def _loaded_entry(self, entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A saved state entry as this optimizer keeps it (subclasses convert torch's forms)."""
+    return dict(entry)
+
   def _validated(self, state_dict):
-    """Everything load_state_dict will set, built without touching the optimizer."""
+    """`(new_groups, {(group, index): entry})`, checked, without touching the optimizer."""
     missing = {"state", "param_groups"} - set(state_dict)
     if missing:
       raise ValueError(f"state_dict is missing {sorted(missing)}")
@@ -456,7 +515,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
           "loaded state dict has a different number of parameter groups: "
           f"{len(saved_groups)}, the optimizer has {len(self.param_groups)}"
       )
-    new_groups, new_states, new_has_state, seen = [], [], [], set()
+    new_groups, entries, seen = [], {}, set()
     for g, (group, saved, rt) in enumerate(zip(self.param_groups, saved_groups, self._runtimes)):
       ids = list(saved.get("params", []))
       if len(ids) != len(group["params"]):
@@ -466,81 +525,116 @@ class FunctionalOptimizer(torch.optim.Optimizer):
         )
       expected_keys = set(group) - {"params", "param_names"}
       saved_keys = set(saved) - {"params", "param_names", GLOBAL_STATE_KEY}
-      if saved_keys != expected_keys:
+      unexpected = saved_keys - expected_keys
+      absent = {k for k in expected_keys - saved_keys if not self._flag_added_later(k)}
+      if unexpected or absent:
         raise ValueError(
             f"loaded parameter group {g} has different hyperparameters: "
-            f"missing {sorted(expected_keys - saved_keys)}, unexpected {sorted(saved_keys - expected_keys)}"
+            f"missing {sorted(absent)}, unexpected {sorted(unexpected)}"
         )
       new_group = {k: v for k, v in saved.items() if k not in ("params", GLOBAL_STATE_KEY)}
+      for key in expected_keys - saved_keys:  # an older torch's checkpoint
+        new_group[key] = self.defaults.get(key, group[key])
+      new_group.update(self.forced_group_keys)
       new_group["params"] = group["params"]
       if "param_names" in group and "param_names" not in saved:
         new_group["param_names"] = group["param_names"]
-      fresh, _ = self._init_state(new_group, rt.params)
-      per_param, global_, rebuild = rt.fields(fresh)
-      per_param = {name: list(values) for name, values in per_param.items()}
-      global_ = dict(global_)
-      saved_global = saved.get(GLOBAL_STATE_KEY, {})
-      if set(saved_global) != set(global_):
-        raise ValueError(
-            f"loaded parameter group {g} global state has keys {sorted(saved_global)}, expected {sorted(global_)}"
-        )
-      for name, value in saved_global.items():
-        _check_tensor(f"param_groups[{g}]['{GLOBAL_STATE_KEY}']['{name}']", value, global_[name])
-        global_[name] = _to_jax(value, global_[name])
-      has_state = []
-      for i, saved_id in enumerate(ids):
+      saved_global = dict(saved.get(GLOBAL_STATE_KEY, {}))  # this project's earlier format
+      index_of = {id(p): i for i, p in enumerate(rt.params)}
+      for position, saved_id in enumerate(ids):
         seen.add(saved_id)
         entry = saved_state.get(saved_id)
-        has_state.append(entry is not None)
-        if entry is None:
+        if not entry:
           continue
-        exported = [n for n in self._exported_fields(per_param) if per_param[n][i] is not None]
-        if set(entry) != set(exported):
-          raise ValueError(
-              f"state of parameter {saved_id} has keys {sorted(entry)}, expected {sorted(exported)}"
-          )
-        for name in per_param:
-          if per_param[name][i] is None:
-            continue
-          if name in entry:
-            _check_tensor(f"state[{saved_id}]['{name}']", entry[name], per_param[name][i])
-            per_param[name][i] = _to_jax(entry[name], per_param[name][i])
-          else:
-            per_param[name][i] = self._derived_field(name, per_param[name][i])
+        entry = {**saved_global, **self._loaded_entry(entry)}
+        i = index_of[id(group["params"][position])]
+        _store.check_entry(saved_id, entry, rt.store.views[i])
+        entries[(g, i)] = entry
       new_groups.append(new_group)
-      new_states.append(_committed(rebuild(per_param, global_), rt.params))
-      new_has_state.append(has_state)
     unknown = set(saved_state) - seen
     if unknown:
       raise ValueError(f"state_dict has state for parameters {sorted(unknown)} that no group lists")
-    return new_groups, new_states, new_has_state
+    return new_groups, entries
+
+  # ---- copying and pickling ---------------------------------------------------------
 
   def __getstate__(self):
-    raise TypeError("FunctionalOptimizer cannot be pickled or deep-copied; save its state_dict() instead")
+    state = super().__getstate__()
+    state["_spec"] = self._spec
+    return state
+
+  def __setstate__(self, state) -> None:
+    """Restores a pickled or deep-copied optimizer: runtimes are rebuilt, state adopted."""
+    saved_state = state.get("state", {})
+    groups = state.get("param_groups", [])
+    super().__setstate__({k: v for k, v in state.items() if k not in ("state", "param_groups")})
+    self._spec = state["_spec"]
+    self._build_runtime_caches()
+    self.state = collections.defaultdict(dict)
+    self.param_groups = []
+    for group in groups:
+      group = dict(group)
+      for key, value in self.defaults.items():  # groups of an older pickle
+        group.setdefault(key, value)
+      group.update(self.forced_group_keys)
+      self.param_groups.append(group)
+      distinct = list({id(p): p for p in group["params"]}.values())
+      runtime = self._new_runtime(group, distinct)
+      counts = collections.Counter(id(p) for p in group["params"])
+      runtime.multiplicity = [counts[id(p)] for p in distinct]
+      self._runtimes.append(runtime)
+    for rt in self._runtimes:
+      for i, p in enumerate(rt.params):
+        entry = saved_state.get(p)
+        if entry:
+          entry = self._loaded_entry(entry)
+          _store.check_entry(f"{i} of its group", entry, rt.store.views[i])
+          _store.copy_entry(entry, rt.store.views[i])
+          self.state[p] = self._new_entry(rt, i)
 
 
-class _StateView(Mapping):
-  """`optimizer.state`: parameter -> {name: tensor}, for parameters that have state."""
+class _FixedTransformationGroup(dict):
+  """A param group of a fixed transformation: it has no 'lr', and says why when asked."""
 
-  def __init__(self, optimizer: FunctionalOptimizer):
-    self._optimizer = optimizer
+  def __missing__(self, key):
+    if key == "lr":
+      raise KeyError(
+          "'lr': this FunctionalOptimizer runs a fixed transformation, which no lr scheduler can drive. "
+          "Pass a factory and its hyperparameters instead (FunctionalOptimizer(params, functional_optim.adamw, "
+          "learning_rate=1e-3)): each group's 'lr' is then the factory's learning_rate; or schedule inside "
+          "the transformation (functional_optim.warmup_cosine_decay_schedule, ...)"
+      )
+    raise KeyError(key)
 
-  def _stepped(self) -> Iterator[tuple[int, int, torch.Tensor]]:
-    for g, rt in enumerate(self._optimizer._runtimes):
-      for i, (p, has) in enumerate(zip(rt.params, rt.has_state)):
-        if has:
-          yield g, i, p
 
-  def __getitem__(self, param) -> dict[str, torch.Tensor]:
-    where = next(((g, i) for g, i, p in self._stepped() if p is param), None)
-    return {} if where is None else self._optimizer._param_state(*where)
+def _zeros(shapes):
+  return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
-  def __contains__(self, param) -> bool:
-    return bool(self[param])
 
-  def __iter__(self) -> Iterator[torch.Tensor]:
-    # Only parameters with non-empty state, as torch (SGD without momentum keeps none).
-    return (p for g, i, p in self._stepped() if self._optimizer._param_state(g, i))
+def _check_supported_tensor(p) -> None:
+  """Raises for tensors the bridge cannot step: before any DLPack call ever sees them."""
+  if not isinstance(p, torch.Tensor) or type(p.detach()) is not torch.Tensor:
+    kind = type(p.detach()).__name__ if isinstance(p, torch.Tensor) else type(p).__name__
+    raise TypeError(
+        f"torch_bridge cannot step a parameter of type {kind} (only plain tensors; for DTensor "
+        "parameters, e.g. FSDP2, use torch.optim)"
+    )
+  if p.is_meta:
+    raise TypeError("torch_bridge cannot step a parameter on the meta device")
+  if p.layout != torch.strided:
+    raise TypeError(f"torch_bridge cannot step a parameter with layout {p.layout}")
+  if not (p.is_floating_point() or p.is_complex()):
+    raise TypeError(f"can only optimize floating-point or complex tensors, got {p.dtype}")
 
-  def __len__(self) -> int:
-    return sum(1 for _ in self)
+
+_WIDE_DTYPES = (torch.float64, torch.complex128)
+
+
+@contextlib.contextmanager
+def _precision(params):
+  """JAX's 64-bit mode, scoped, when a parameter is float64 (the user's setting is untouched)."""
+  if any(p.dtype in _WIDE_DTYPES for p in params):
+    with jax.enable_x64(True):
+      yield
+  else:
+    yield

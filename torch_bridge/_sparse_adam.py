@@ -65,17 +65,20 @@ class SparseAdam(TorchDropIn):
     values, masks, has_grad = _gather_sparse_grads(runtime.params, runtime.buffers.layout)
     return values, {"grad_mask": masks}, has_grad
 
-  def _param_state(self, group_index: int, param_index: int) -> dict[str, Any]:
-    entry = super()._param_state(group_index, param_index)
+  def _loaded_entry(self, entry):
+    return _with_int_step(entry)
+
+  def _new_entry(self, rt, index):
+    entry = super()._new_entry(rt, index)
     entry["step"] = int(entry["step"])  # torch counts SparseAdam's steps in a Python int
     return entry
 
-  def _validated(self, state_dict):
-    """Reads torch's Python-int `step`s as the int32 tensors our state holds."""
-    if isinstance(state_dict.get("state"), dict):
-      state = {index: _with_step_tensor(entry, index) for index, entry in state_dict["state"].items()}
-      state_dict = {**state_dict, "state": state}
-    return super()._validated(state_dict)
+  def _sync_state_out(self, rt, has_grad, has_state) -> None:
+    super()._sync_state_out(rt, has_grad, has_state)
+    for i, p in enumerate(rt.params):
+      entry = self._entry(p)
+      if entry and isinstance(entry.get("step"), torch.Tensor):
+        entry["step"] = int(rt.store.views[i]["step"])  # torch counts SparseAdam's steps in a Python int
 
 
 def _check_dense_real(params: list) -> None:
@@ -100,15 +103,15 @@ def _check_dense_real(params: list) -> None:
     raise ValueError(f"Complex params at indices {complex_}: SparseAdam does not support complex parameters")
 
 
-def _with_step_tensor(entry, index):
-  if not isinstance(entry, dict) or "step" not in entry:
-    return entry
-  step = entry["step"]
+def _with_int_step(entry):
+  entry = dict(entry)
+  step = entry.get("step")
   if isinstance(step, torch.Tensor) and step.numel() == 1 and not step.is_floating_point():
     step = int(step)
-  if not isinstance(step, int) or isinstance(step, bool):
-    raise ValueError(f"state[{index}]['step']: expected a Python int, got {step!r}")
-  return {**entry, "step": torch.tensor(step, dtype=torch.int32)}
+  if "step" in entry and (not isinstance(step, int) or isinstance(step, bool)):
+    raise ValueError(f"SparseAdam state 'step': expected a Python int, got {step!r}")
+  entry["step"] = step
+  return entry
 
 
 def _gather_sparse_grads(params: Sequence[torch.Tensor], layout: Layout):

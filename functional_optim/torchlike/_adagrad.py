@@ -81,7 +81,8 @@ def adagrad(
       grad = -grad
     if use_weight_decay:
       grad = rnd(grad + rnd(weight_decay) * param)
-    clr = lr / (1 + (step - 1) * lr_decay)
+    wide = jax.dtypes.canonicalize_dtype(jnp.float64)  # torch's Python float, in 64-bit mode
+    clr = lr / (1 + (jnp.asarray(step, wide) - 1) * lr_decay)
     state_sum = rnd(state_sum + grad * grad)
     std = rnd(rnd(jnp.sqrt(state_sum)) + rnd(eps))
     return (-clr * grad) / std, step, state_sum

@@ -60,8 +60,13 @@ def log(x):
 
 
 def one_minus_power(base, exponent):
-  """`1 - base ** exponent` for `base >= 0`, accurate even when it is tiny."""
-  return -jnp.expm1(exponent * log(base))
+  """`1 - base ** exponent` for `base >= 0`, accurate even when it is tiny.
+
+  Computed in float64 when JAX's 64-bit mode is on (torch computes it as a Python
+  float), else in float32.
+  """
+  wide = jax.dtypes.canonicalize_dtype(jnp.float64)
+  return -jnp.expm1(jnp.asarray(exponent, wide) * log(base))
 
 
 def lerp(start, end, weight):

@@ -82,7 +82,10 @@ def sgd(
     if use_weight_decay:
       grad = rnd(grad + rnd(weight_decay) * param)
     if use_momentum:
-      buf = jnp.where(has_buf, rnd(rnd(buf * momentum) + rnd(1 - dampening) * grad), grad)
+      has = has_buf
+      if 0 < jnp.ndim(has) < jnp.ndim(buf):  # flat form, complex: buf is the (..., 2) real view
+        has = has[..., None]
+      buf = jnp.where(has, rnd(rnd(buf * momentum) + rnd(1 - dampening) * grad), grad)
       has_buf = jnp.ones_like(has_buf)
       grad = rnd(grad + rnd(momentum) * buf) if nesterov else buf
     return -rnd(lr) * grad, buf, has_buf

@@ -1,0 +1,375 @@
+"""Where a param group's optimizer state lives: torch tensors, owned by the optimizer.
+
+torch owns the state (see DESIGN.md, "Ownership"): `optimizer.state[p]` maps names
+to torch tensors that are the live state, as in torch.optim. Here each stored part
+of the transformation's state is one flat torch buffer per (field, dtype), and the
+tensors in `optimizer.state[p]` are views of their parameter's slice of it. A
+whole buffer crosses into the compiled step with one zero-copy DLPack import, and
+the step's new values come back with one copy per buffer.
+
+A transformation's state (see `_state` and `_flat`) has three kinds of parts:
+
+* per-parameter fields (Adam's `exp_avg`, torch's `step`): stored, each parameter
+  sees its slice (`exp_avg`) or its element (`step`, a 0-d view of a vector);
+* fields the optimizer does not export (the drop-ins' "torch's state has X"
+  flags): not stored; a parameter with state has them set (`derived`);
+* global fields (optax's `count`, a PRNG key): stored once per parameter, so they
+  travel with every parameter's state through `state_dict()`, ZeRO and DCP; a
+  step reads the value of the group's first parameter that has state, and writes
+  the new value to all of them.
+
+`StateLayout` describes the buffers and is hashable (it keys compiled programs);
+`unpack` and `pack` run inside the compiled step; `StateStore` holds the torch
+buffers and keeps `optimizer.state` in sync with them.
+"""
+
+import dataclasses
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import torch
+
+from . import _flat
+from ._buffers import Layout
+from ._state import State, split_fields
+
+# Kinds of stored parts.
+FLAT = "flat"  # flat form, a field's whole {dtype: leaf} leaf: slices per parameter
+SCALARS = "scalars"  # flat form, per-parameter scalars: one element per parameter
+PACKED = "packed"  # per-parameter form: each parameter's array at an offset
+GLOBAL = "global"  # one copy of a global leaf per parameter
+
+
+@dataclasses.dataclass(frozen=True)
+class Part:
+  """One torch buffer: what it holds and where each parameter's view is."""
+
+  field: str  # the field's name (its path in the state); the key in optimizer.state[p]
+  dtype: str  # the buffer's dtype name ("float32", "uint32" for PRNG key data)
+  kind: str  # FLAT, SCALARS, PACKED or GLOBAL
+  size: int  # elements in the buffer
+  # Per parameter of the group: (offset, shape) of its view, or None (no such state).
+  views: tuple[Optional[tuple[int, tuple[int, ...]]], ...]
+  leaf_dtype: str = ""  # GLOBAL: dtype name of the leaf; "key<impl>" for PRNG keys
+  source_dtype: str = ""  # FLAT/SCALARS: which dtype's node of the field
+
+
+@dataclasses.dataclass(frozen=True)
+class StateLayout:
+  """The stored parts of a group's state, and its fields that are derived."""
+
+  parts: tuple[Part, ...]
+  derived: tuple[str, ...]  # fields not exported: recomputed from "has state"
+  flat: bool  # the transformation runs in flat form (see _flat)
+  num_params: int
+
+  def __hash__(self) -> int:
+    try:
+      return self.__dict__["_hash"]
+    except KeyError:
+      value = self.__dict__["_hash"] = hash((self.parts, self.derived, self.flat, self.num_params))
+      return value
+
+  def names(self, index: int) -> list[str]:
+    """The state keys parameter `index` has once it has state."""
+    return [part.field for part in self.parts if part.views[index] is not None]
+
+
+def _dtype_name(dtype) -> str:
+  return str(jnp.dtype(dtype))
+
+
+def _is_key(x) -> bool:
+  return jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _key_tag(x) -> str:
+  return "key<" + str(jax.random.key_impl(x)) + ">"
+
+
+def _key_impl(tag: str):
+  return tag[len("key<"):-1]
+
+
+def _stored_value(leaf):
+  """A leaf as it is stored in torch: PRNG keys as their key data."""
+  return jax.random.key_data(leaf) if _is_key(leaf) else leaf
+
+
+def split(state: State, layout: Layout, flat_scalars, flat: bool):
+  """`(fields, global_, rebuild)` of a state in either form.
+
+  Flat form: `fields[name]` is a `{dtype: leaf}` node; per-parameter form: a tuple
+  over the parameters.
+  """
+  if flat:
+    return _flat.split_state(state, layout.dtypes)
+  return split_fields(state, len(layout.slots))
+
+
+def state_layout(fresh: State, layout: Layout, flat_scalars, flat: bool,
+                 exported: Callable[[str], bool]) -> StateLayout:
+  """The layout of the torch buffers for a state structured like `fresh`."""
+  fields, global_, _ = split(fresh, layout, flat_scalars, flat)
+  n = len(layout.slots)
+  parts, derived = [], []
+  for name, node in fields.items():
+    if not exported(name):
+      derived.append(name)
+      continue
+    if flat:
+      for dtype, leaf in node.items():
+        if leaf is None:
+          continue
+        members = layout.members(dtype)
+        views = [None] * n
+        if (name, dtype) in flat_scalars:
+          for k, i in enumerate(members):
+            views[i] = (k, ())
+          parts.append(Part(name, _dtype_name(leaf.dtype), SCALARS, len(members), tuple(views), source_dtype=dtype))
+        else:
+          for i in members:
+            slot = layout.slots[i]
+            views[i] = (slot.offset, slot.shape)
+          parts.append(Part(name, _dtype_name(leaf.dtype), FLAT, int(leaf.size), tuple(views),
+                            source_dtype=dtype))
+    else:
+      by_dtype: dict[str, list] = {}
+      for i, entry in enumerate(node):
+        if entry is not None:
+          by_dtype.setdefault(_dtype_name(entry.dtype), []).append(i)
+      for dtype, indices in by_dtype.items():
+        views, offset = [None] * n, 0
+        for i in indices:
+          views[i] = (offset, tuple(node[i].shape))
+          offset += int(np.prod(node[i].shape, dtype=np.int64))
+        parts.append(Part(name, dtype, PACKED, offset, tuple(views)))
+  for name, leaf in global_.items():
+    if not exported(name):
+      raise TypeError(f"state field {name!r} is global and cannot be derived")
+    stored = _stored_value(leaf)
+    size = int(np.prod(stored.shape, dtype=np.int64))
+    views = tuple((i * size, tuple(stored.shape)) for i in range(n))
+    tag = _key_tag(leaf) if _is_key(leaf) else _dtype_name(leaf.dtype)
+    parts.append(Part(name, _dtype_name(stored.dtype), GLOBAL, n * size, views, leaf_dtype=tag))
+  return StateLayout(tuple(parts), tuple(derived), flat, n)
+
+
+# ---- inside the compiled step ------------------------------------------------------
+
+
+def _derived_value(fresh):
+  """What a derived field holds once its parameter has state."""
+  if fresh.dtype == jnp.bool_:
+    return jnp.ones_like(fresh)
+  raise TypeError(f"cannot derive a state field of dtype {fresh.dtype}")
+
+
+def unpack(slayout: StateLayout, layout: Layout, flat_scalars, buffers: Mapping[str, jax.Array],
+           fresh: State, has_state: Optional[jax.Array], segments) -> State:
+  """The transformation's state from the stored buffers.
+
+  `has_state` is None when every parameter has state (the common case); otherwise
+  parameters without state start from `fresh` (the transformation's init), and
+  `segments` (flat form) spreads per-parameter flags over elements.
+  """
+  fields, global_, rebuild = split(fresh, layout, flat_scalars, slayout.flat)
+  fields = {name: (dict(node) if slayout.flat else list(node)) for name, node in fields.items()}
+  global_ = dict(global_)
+  n = slayout.num_params
+
+  def where_state(i_or_mask, stored, fresh_value):
+    if has_state is None:
+      return stored
+    return jnp.where(i_or_mask, stored, fresh_value)
+
+  for part, key in zip(slayout.parts, part_keys(slayout)):
+    buffer = buffers[key]
+    if part.kind == GLOBAL:
+      stored = buffer.reshape((n,) + part.views[0][1])
+      fresh_value = global_[part.field]
+      if has_state is None:
+        value = stored[0]
+      else:
+        value = stored[jnp.argmax(has_state)]
+      if part.leaf_dtype.startswith("key<"):
+        value = jax.random.wrap_key_data(value, impl=_key_impl(part.leaf_dtype))
+        if has_state is not None:
+          value = jax.lax.cond(jnp.any(has_state), lambda: value, lambda: fresh_value)
+      elif has_state is not None:
+        value = jnp.where(jnp.any(has_state), value, fresh_value)
+      global_[part.field] = value.astype(fresh_value.dtype) if not _is_key(value) else value
+    elif part.kind in (FLAT, SCALARS):
+      d = part.source_dtype
+      fresh_leaf = fields[part.field][d]
+      if has_state is None:
+        value = buffer
+      else:
+        mask = has_state[np.asarray(layout.members(d))]
+        if part.kind == FLAT:
+          mask = mask[segments[d]]
+        value = jnp.where(mask, buffer, fresh_leaf)
+      fields[part.field][d] = value.reshape(fresh_leaf.shape)
+    else:  # PACKED
+      for i, view in enumerate(part.views):
+        if view is None:
+          continue
+        offset, shape = view
+        size = int(np.prod(shape, dtype=np.int64))
+        stored = jax.lax.slice_in_dim(buffer, offset, offset + size).reshape(shape)
+        fields[part.field][i] = where_state(has_state[i] if has_state is not None else None, stored,
+                                            fields[part.field][i])
+  for name in slayout.derived:
+    node = fields[name]
+    if slayout.flat:
+      for d, leaf in node.items():
+        if leaf is None:
+          continue
+        if has_state is None:
+          node[d] = _derived_value(leaf)
+        else:
+          mask = has_state[np.asarray(layout.members(d))]
+          if leaf.ndim == 1 and leaf.shape[0] != mask.shape[0]:
+            mask = mask[segments[d]]
+          node[d] = jnp.where(mask.reshape(leaf.shape) if leaf.ndim else jnp.all(mask), _derived_value(leaf), leaf)
+    else:
+      for i, leaf in enumerate(node):
+        if leaf is not None:
+          node[i] = where_state(has_state[i] if has_state is not None else None, _derived_value(leaf), leaf)
+  if not slayout.flat:
+    fields = {name: tuple(node) for name, node in fields.items()}
+  return rebuild(fields, global_)
+
+
+def pack(slayout: StateLayout, layout: Layout, flat_scalars, state: State) -> dict[str, jax.Array]:
+  """The stored buffers of a state (inverse of `unpack`)."""
+  fields, global_, _ = split(state, layout, flat_scalars, slayout.flat)
+  n = slayout.num_params
+  out = {}
+  for part, key in zip(slayout.parts, part_keys(slayout)):
+    if part.kind == GLOBAL:
+      value = _stored_value(global_[part.field])
+      out[key] = jnp.broadcast_to(value.astype(part.dtype), (n,) + value.shape).reshape(-1)
+    elif part.kind in (FLAT, SCALARS):
+      out[key] = fields[part.field][part.source_dtype].astype(part.dtype).reshape(-1)
+    else:
+      pieces = [fields[part.field][i].astype(part.dtype).reshape(-1)
+                for i, view in enumerate(part.views) if view is not None]
+      out[key] = jnp.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+  return out
+
+
+def part_keys(slayout: StateLayout) -> list[str]:
+  return [f"{part.field}|{part.dtype}|{part.kind}" for part in slayout.parts]
+
+
+# ---- on the host: torch buffers and optimizer.state ----------------------------------
+
+
+def _torch_dtype(name: str) -> torch.dtype:
+  return getattr(torch, name)
+
+
+class StateStore:
+  """A group's state buffers, their views, and their JAX imports."""
+
+  def __init__(self, slayout: StateLayout, device: torch.device):
+    self.layout = slayout
+    self.keys = part_keys(slayout)
+    self.buffers = {
+        key: torch.zeros(part.size, dtype=_torch_dtype(part.dtype), device=device)
+        for key, part in zip(self.keys, slayout.parts)
+    }
+    # views[i]: parameter i's {name: view}; the tensors optimizer.state[p] holds.
+    self.views = [self._views_of(i) for i in range(slayout.num_params)]
+    self._jax = None
+
+  def _views_of(self, index: int) -> dict[str, torch.Tensor]:
+    views = {}
+    for key, part in zip(self.keys, self.layout.parts):
+      view = part.views[index]
+      if view is None:
+        continue
+      offset, shape = view
+      size = int(np.prod(shape, dtype=np.int64))
+      views[part.field] = self.buffers[key][offset:offset + size].view(shape)
+    return views
+
+  def to_jax(self) -> dict[str, jax.Array]:
+    """Zero-copy JAX views of the buffers (imported once: the memory never moves)."""
+    if self._jax is None:
+      self._jax = {key: jnp.from_dlpack(buffer) for key, buffer in self.buffers.items()}
+    return self._jax
+
+  def uniform_scalars(self) -> bool:
+    """Whether each per-parameter scalar buffer holds one value (flat common case)."""
+    for key, part in zip(self.keys, self.layout.parts):
+      if part.kind == SCALARS:
+        buffer = self.buffers[key]
+        if buffer.numel() and not bool((buffer == buffer[0]).all()):
+          return False
+    return True
+
+  def write(self, new: Mapping[str, torch.Tensor]) -> None:
+    with torch.no_grad():
+      for key, buffer in self.buffers.items():
+        buffer.copy_(new[key])
+
+
+def is_live(entry: Mapping[str, Any], views: Mapping[str, torch.Tensor]) -> bool:
+  """Whether a parameter's state dict holds exactly this store's views."""
+  if len(entry) != len(views):
+    return False
+  for name, view in views.items():
+    if entry.get(name) is not view:
+      return False
+  return True
+
+
+def check_entry(label, entry: Mapping[str, Any], views: Mapping[str, torch.Tensor]) -> None:
+  """Raises ValueError unless parameter `label`'s state `entry` can be copied into `views`.
+
+  Same keys and shapes; values are tensors of a real or complex dtype as the view's
+  (another floating dtype is cast, as torch casts on load), or numbers for 0-d state.
+  """
+  if set(entry) != set(views):
+    raise ValueError(f"state of parameter {label} has keys {sorted(entry)}, expected {sorted(views)}")
+  for name, view in views.items():
+    value, where = entry[name], f"state[{label}]['{name}']"
+    if isinstance(value, torch.Tensor):
+      if value.layout != torch.strided:
+        raise ValueError(f"{where}: expected a dense tensor, got layout {value.layout}")
+      if tuple(value.shape) != tuple(view.shape) and not (view.ndim == 0 and value.numel() == 1):
+        raise ValueError(f"{where}: expected shape {tuple(view.shape)}, got {tuple(value.shape)}")
+      if value.is_complex() and not view.is_complex():
+        raise ValueError(f"{where}: expected a real tensor, got {value.dtype}")
+    elif not (isinstance(value, (int, float, bool, np.number)) and view.ndim == 0):
+      raise ValueError(f"{where}: expected a tensor, got {type(value).__name__}")
+
+
+def copy_entry(entry: Mapping[str, Any], views: Mapping[str, torch.Tensor]) -> None:
+  """Copies a (checked) state entry's values into the store's views."""
+  with torch.no_grad():
+    for name, view in views.items():
+      value = entry[name]
+      if isinstance(value, torch.Tensor):
+        view.copy_(value.reshape(view.shape) if view.ndim == 0 else value)
+      else:
+        view.fill_(value)
+
+
+def foreign_tensors(entry: Mapping[str, Any], views: Mapping[str, torch.Tensor]) -> list:
+  """`(tensor, view)` for each tensor in `entry` that is not the store's own view."""
+  return [
+      (entry[name], view) for name, view in views.items()
+      if isinstance(entry.get(name), torch.Tensor) and entry[name] is not view
+  ]
+
+
+def fresh_values(slayout: StateLayout, layout: Layout, flat_scalars, fresh: State,
+                 keys: Sequence[str]) -> dict[str, jax.Array]:
+  """The stored buffers of a freshly initialized state (eagerly, on the host)."""
+  packed = pack(slayout, layout, flat_scalars, fresh)
+  return {key: packed[key] for key in keys}
