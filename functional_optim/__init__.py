@@ -5,14 +5,16 @@ Every public optax core name exists here with the same arguments and defaults, s
 """
 
 from . import schedules
+from . import transforms
 from . import tree
-from ._accumulation import apply_every
-from ._accumulation import ApplyEvery
-from ._accumulation import MultiSteps
-from ._accumulation import MultiStepsState
-from ._accumulation import ShouldSkipUpdateFunction
-from ._accumulation import skip_large_updates
-from ._accumulation import skip_not_finite
+from . import tree_utils
+from .transforms._accumulation import apply_every
+from .transforms._accumulation import ApplyEvery
+from .transforms._accumulation import MultiSteps
+from .transforms._accumulation import MultiStepsState
+from .transforms._accumulation import ShouldSkipUpdateFunction
+from .transforms._accumulation import skip_large_updates
+from .transforms._accumulation import skip_not_finite
 from ._adabelief import adabelief
 from ._adabelief import scale_by_belief
 from ._adabelief import ScaleByBeliefState
@@ -35,11 +37,11 @@ from ._adamax import scale_by_adamax
 from ._adan import adan
 from ._adan import scale_by_adan
 from ._adan import ScaleByAdanState
-from ._adding import add_decayed_weights
-from ._adding import add_noise
-from ._adding import AddDecayedWeightsState
-from ._adding import AddNoiseState
-from ._adding import WeightDecaySchedule
+from .transforms._adding import add_decayed_weights
+from .transforms._adding import add_noise
+from .transforms._adding import AddDecayedWeightsState
+from .transforms._adding import AddNoiseState
+from .transforms._adding import WeightDecaySchedule
 from ._base import ArrayTree
 from ._base import EmptyState
 from ._base import GradientTransformation
@@ -62,40 +64,40 @@ from ._checkpoint import load_state
 from ._checkpoint import save_state
 from ._checkpoint import state_from_dict
 from ._checkpoint import state_to_dict
-from ._clipping import adaptive_grad_clip
-from ._clipping import AdaptiveGradClipState
-from ._clipping import clip
-from ._clipping import clip_by_block_rms
-from ._clipping import clip_by_global_norm
-from ._clipping import ClipByGlobalNormState
-from ._clipping import ClipState
-from ._clipping import per_example_global_norm_clip
-from ._clipping import per_example_layer_norm_clip
-from ._combine import chain
-from ._combine import named_chain
-from ._conditionality import apply_if_finite
-from ._conditionality import ApplyIfFiniteState
-from ._conditionality import conditionally_mask
-from ._conditionality import conditionally_transform
-from ._conditionality import ConditionallyMaskState
-from ._conditionality import ConditionallyTransformState
-from ._constraining import keep_params_nonnegative
-from ._constraining import NonNegativeParamsState
-from ._constraining import zero_nans
-from ._constraining import ZeroNansState
+from .transforms._clipping import adaptive_grad_clip
+from .transforms._clipping import AdaptiveGradClipState
+from .transforms._clipping import clip
+from .transforms._clipping import clip_by_block_rms
+from .transforms._clipping import clip_by_global_norm
+from .transforms._clipping import ClipByGlobalNormState
+from .transforms._clipping import ClipState
+from .transforms._clipping import per_example_global_norm_clip
+from .transforms._clipping import per_example_layer_norm_clip
+from .transforms._combining import chain
+from .transforms._combining import named_chain
+from .transforms._conditionality import apply_if_finite
+from .transforms._conditionality import ApplyIfFiniteState
+from .transforms._conditionality import conditionally_mask
+from .transforms._conditionality import conditionally_transform
+from .transforms._conditionality import ConditionallyMaskState
+from .transforms._conditionality import ConditionallyTransformState
+from .transforms._constraining import keep_params_nonnegative
+from .transforms._constraining import NonNegativeParamsState
+from .transforms._constraining import zero_nans
+from .transforms._constraining import ZeroNansState
 from ._dog import scale_by_distance_over_gradients
 from ._dog import ScaleByDistanceOverGradientsState
 from ._factored import adafactor
 from ._factored import FactoredState
 from ._factored import scale_by_factored_rms
-from ._freezing import freeze
-from ._freezing import selective_transform
-from ._inject import inject_hyperparams
-from ._inject import inject_stateful_hyperparams
-from ._inject import InjectHyperparamsState
-from ._inject import InjectStatefulHyperparamsState
-from ._inject import WrappedSchedule
-from ._layouts import flatten
+from .transforms._freezing import freeze
+from .transforms._freezing import selective_transform
+from .schedules._inject import inject_hyperparams
+from .schedules._inject import inject_stateful_hyperparams
+from .schedules._inject import InjectHyperparamsState
+from .schedules._inject import InjectStatefulHyperparamsState
+from .schedules._inject import WrappedSchedule
+from .transforms._layouts import flatten
 from ._lbfgs import lbfgs
 from ._lbfgs import scale_by_lbfgs
 from ._lbfgs import ScaleByLBFGSState
@@ -111,15 +113,20 @@ from ._lion import ScaleByLionState
 from ._lookahead import lookahead
 from ._lookahead import LookaheadParams
 from ._lookahead import LookaheadState
-from ._masking import masked
-from ._masking import MaskedNode
-from ._masking import MaskedState
-from ._momentum import ema
-from ._momentum import EmaState
+from .transforms._masking import masked
+from .transforms._masking import MaskedNode
+from .transforms._masking import MaskedState
+from .transforms._monitoring import measure_with_ema
+from .transforms._monitoring import monitor
+from .transforms._monitoring import MonitorState
+from .transforms._monitoring import snapshot
+from .transforms._monitoring import SnapshotState
+from .transforms._accumulation import ema
+from .transforms._accumulation import EmaState
 from ._momentum import noisy_sgd
 from ._momentum import sgd
-from ._momentum import trace
-from ._momentum import TraceState
+from .transforms._accumulation import trace
+from .transforms._accumulation import TraceState
 from ._normalizing import centralize
 from ._normalizing import normalize_by_update_norm
 from ._normalizing import scale_gradient
@@ -136,10 +143,10 @@ from ._optimistic import optimistic_adam_v2
 from ._optimistic import optimistic_gradient_descent
 from ._optimistic import scale_by_optimistic_gradient
 from ._optimistic import ScaleByOptimisticGradientState
-from ._partition import multi_transform
-from ._partition import MultiTransformState
-from ._partition import partition
-from ._partition import PartitionState
+from .transforms._combining import multi_transform
+from .transforms._combining import MultiTransformState
+from .transforms._combining import partition
+from .transforms._combining import PartitionState
 from ._polyak import polyak_sgd
 from ._polyak import scale_by_polyak
 from ._precision import with_state_dtype
@@ -161,31 +168,36 @@ from ._scaling import scale_by_learning_rate
 from ._scaling import scale_by_schedule
 from ._scaling import ScaleByScheduleState
 from ._scaling import ScaleState
-from ._schedules import constant_schedule
-from ._schedules import cosine_decay_schedule
-from ._schedules import cosine_onecycle_schedule
-from ._schedules import exponential_decay
-from ._schedules import join_schedules
-from ._schedules import linear_onecycle_schedule
-from ._schedules import linear_schedule
-from ._schedules import piecewise_constant_schedule
-from ._schedules import piecewise_interpolate_schedule
-from ._schedules import polynomial_schedule
-from ._schedules import sgdr_schedule
-from ._schedules import warmup_constant_schedule
-from ._schedules import warmup_cosine_decay_schedule
-from ._schedules import warmup_exponential_decay_schedule
+from .schedules._schedule import constant_schedule
+from .schedules._schedule import cosine_decay_schedule
+from .schedules._schedule import cosine_onecycle_schedule
+from .schedules._schedule import exponential_decay
+from .schedules._join import join_schedules
+from .schedules._schedule import linear_onecycle_schedule
+from .schedules._schedule import linear_schedule
+from .schedules._schedule import piecewise_constant_schedule
+from .schedules._schedule import piecewise_interpolate_schedule
+from .schedules._schedule import polynomial_schedule
+from .schedules._schedule import sgdr_schedule
+from .schedules._schedule import warmup_constant_schedule
+from .schedules._schedule import warmup_cosine_decay_schedule
+from .schedules._schedule import warmup_exponential_decay_schedule
 from ._sign import scale_by_sign
 from ._sign import sign_sgd
 from ._sign import signum
 from ._sm3 import scale_by_sm3
 from ._sm3 import ScaleBySM3State
 from ._sm3 import sm3
-from ._tree import bias_correction
-from ._tree import global_norm
-from ._tree import update_infinity_moment
-from ._tree import update_moment
-from ._tree import update_moment_per_elem_norm
+from .tree_utils._tree_math import tree_bias_correction as bias_correction
+from ._linear_algebra import global_norm
+from ._linear_algebra import matrix_inverse_pth_root
+from ._linear_algebra import nnls
+from ._linear_algebra import power_iteration
+from ._utils import multi_normal
+from .tree_utils._state_utils import tree_map_params
+from .tree_utils._tree_math import tree_update_infinity_moment as update_infinity_moment
+from .tree_utils._tree_math import tree_update_moment as update_moment
+from .tree_utils._tree_math import tree_update_moment_per_elem_norm as update_moment_per_elem_norm
 from ._trust_ratio import fromage
 from ._trust_ratio import lamb
 from ._trust_ratio import lars
@@ -201,3 +213,32 @@ from ._yogi import yogi
 
 
 __version__ = "0.1.0"
+
+from . import contrib  # noqa: E402  (last: contrib uses the names above)
+from . import experimental  # noqa: E402
+from . import perturbations  # noqa: E402
+from . import projections  # noqa: E402
+from . import second_order  # noqa: E402
+from . import assignment  # noqa: E402
+from . import microbatching  # noqa: E402
+from .microbatching import microbatch  # noqa: E402
+from . import losses  # noqa: E402
+from .losses import convex_kl_divergence  # noqa: E402
+from .losses import cosine_distance  # noqa: E402
+from .losses import cosine_similarity  # noqa: E402
+from .losses import ctc_loss  # noqa: E402
+from .losses import ctc_loss_with_forward_probs  # noqa: E402
+from .losses import generalized_kl_divergence  # noqa: E402
+from .losses import hinge_loss  # noqa: E402
+from .losses import huber_loss  # noqa: E402
+from .losses import kl_divergence  # noqa: E402
+from .losses import l2_loss  # noqa: E402
+from .losses import log_cosh  # noqa: E402
+from .losses import ntxent  # noqa: E402
+from .losses import safe_softmax_cross_entropy  # noqa: E402
+from .losses import sigmoid_binary_cross_entropy  # noqa: E402
+from .losses import sigmoid_focal_loss  # noqa: E402
+from .losses import smooth_labels  # noqa: E402
+from .losses import softmax_cross_entropy  # noqa: E402
+from .losses import softmax_cross_entropy_with_integer_labels  # noqa: E402
+from .losses import squared_error  # noqa: E402

@@ -5,7 +5,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from . import _tree
+from . import tree as tree_lib
 from ._adam import bias_corrected_momentum
 from ._adam import check_decay_rates
 from ._adam import precondition
@@ -14,7 +14,7 @@ from ._base import GradientTransformationExtraArgs
 from ._base import ScalarOrSchedule
 from ._base import Updates
 from ._checks import check_non_negative
-from ._combine import chain
+from .transforms._combining import chain
 from ._numerics import safe_increment
 from ._scaling import scale_by_learning_rate
 
@@ -69,19 +69,19 @@ def scale_by_belief(
   def init_fn(params):
     return ScaleByBeliefState(
         count=jnp.zeros([], jnp.int32),
-        mu=_tree.zeros_like(params),
-        nu=_tree.zeros_like(params),
+        mu=tree_lib.zeros_like(params),
+        nu=tree_lib.zeros_like(params),
     )
 
   def update_fn(updates, state, params=None):
     del params
-    mu = _tree.update_moment(updates, state.mu, b1, 1)
-    prediction_error = _tree.sub(updates, mu)
-    nu = _tree.update_moment_per_elem_norm(prediction_error, state.nu, b2, 2)
+    mu = tree_lib.update_moment(updates, state.mu, b1, 1)
+    prediction_error = tree_lib.sub(updates, mu)
+    nu = tree_lib.update_moment_per_elem_norm(prediction_error, state.nu, b2, 2)
     nu = jax.tree.map(lambda v: v + eps_root, nu)
     count_inc = safe_increment(state.count)
     mu_hat = bias_corrected_momentum(mu, updates, b1, count_inc, nesterov)
-    nu_hat = _tree.bias_correction(nu, b2, count_inc)
+    nu_hat = tree_lib.bias_correction(nu, b2, count_inc)
     updates = precondition(mu_hat, nu_hat, eps, 0.0)
     return updates, ScaleByBeliefState(count=count_inc, mu=mu, nu=nu)
 

@@ -6,8 +6,8 @@ from typing import Any, NamedTuple, Optional, Union
 import jax
 import jax.numpy as jnp
 
-from . import _tree
-from ._adding import add_decayed_weights
+from . import tree as tree_lib
+from .transforms._adding import add_decayed_weights
 from ._base import GradientTransformation
 from ._base import GradientTransformationExtraArgs
 from ._base import Params
@@ -15,7 +15,7 @@ from ._base import ScalarOrSchedule
 from ._base import Updates
 from ._checks import check_in_range
 from ._checks import check_non_negative
-from ._combine import chain
+from .transforms._combining import chain
 from ._scaling import scale_by_learning_rate
 
 __all__ = ["ScaleByAdaDeltaState", "adadelta", "scale_by_adadelta"]
@@ -56,19 +56,19 @@ def scale_by_adadelta(
   check_non_negative("eps", eps)
 
   def init_fn(params):
-    return ScaleByAdaDeltaState(e_g=_tree.zeros_like(params), e_x=_tree.zeros_like(params))
+    return ScaleByAdaDeltaState(e_g=tree_lib.zeros_like(params), e_x=tree_lib.zeros_like(params))
 
   def update_fn(updates, state, params=None):
     del params
     # |g|^2 rather than optax's g**2, which is not a square magnitude for complex g.
-    e_g = _tree.update_moment_per_elem_norm(updates, state.e_g, rho, 2)
+    e_g = tree_lib.update_moment_per_elem_norm(updates, state.e_g, rho, 2)
     updates = jax.tree.map(
         lambda g, cur_e_g, prev_e_x: (jnp.sqrt(prev_e_x + eps) / jnp.sqrt(cur_e_g + eps)) * g,
         updates,
         e_g,
         state.e_x,
     )
-    e_x = _tree.update_moment_per_elem_norm(updates, state.e_x, rho, 2)
+    e_x = tree_lib.update_moment_per_elem_norm(updates, state.e_x, rho, 2)
     return updates, ScaleByAdaDeltaState(e_g=e_g, e_x=e_x)
 
   return GradientTransformation(init_fn, update_fn)

@@ -6,8 +6,9 @@ from typing import Any, NamedTuple, Optional, Union
 import jax
 import jax.numpy as jnp
 
-from . import _tree
-from ._adding import add_decayed_weights
+from . import tree as tree_lib
+from ._utils import canonical_dtype
+from .transforms._adding import add_decayed_weights
 from ._base import GradientTransformation
 from ._base import GradientTransformationExtraArgs
 from ._base import Params
@@ -15,7 +16,7 @@ from ._base import ScalarOrSchedule
 from ._base import Updates
 from ._checks import check_in_range
 from ._checks import check_non_negative
-from ._combine import chain
+from .transforms._combining import chain
 from ._numerics import safe_increment
 from ._scaling import scale_by_learning_rate
 
@@ -55,11 +56,11 @@ def bias_corrected_momentum(
   Shared by Adam, RAdam and AdaBelief.
   """
   if not nesterov:
-    return _tree.bias_correction(mu, b1, count)
+    return tree_lib.bias_correction(mu, b1, count)
   return jax.tree.map(
       lambda m, g: b1 * m + (1 - b1) * g,
-      _tree.bias_correction(mu, b1, safe_increment(count)),
-      _tree.bias_correction(updates, b1, count),
+      tree_lib.bias_correction(mu, b1, safe_increment(count)),
+      tree_lib.bias_correction(updates, b1, count),
   )
 
 
@@ -124,26 +125,26 @@ def scale_by_adam(
   check_decay_rates(b1=b1, b2=b2)
   check_non_negative("eps", eps)
   check_non_negative("eps_root", eps_root)
-  mu_dtype = _tree.canonical_dtype(mu_dtype)
+  mu_dtype = canonical_dtype(mu_dtype)
 
   def init_fn(params):
     return ScaleByAdamState(
         count=jnp.zeros([], jnp.int32),
-        mu=_tree.zeros_like(params, dtype=mu_dtype),
-        nu=_tree.zeros_like(params),
+        mu=tree_lib.zeros_like(params, dtype=mu_dtype),
+        nu=tree_lib.zeros_like(params),
     )
 
   def update_fn(updates, state, params=None):
     del params
-    mu = _tree.update_moment(updates, state.mu, b1, 1)
-    nu = _tree.update_moment_per_elem_norm(updates, state.nu, b2, 2)
+    mu = tree_lib.update_moment(updates, state.mu, b1, 1)
+    nu = tree_lib.update_moment_per_elem_norm(updates, state.nu, b2, 2)
     count_inc = safe_increment(state.count)
     mu_hat = bias_corrected_momentum(mu, updates, b1, count_inc, nesterov)
     # Dozat's Algorithm 2 also multiplies nu_hat by b2; like other NAdams, we don't.
-    nu_hat = _tree.bias_correction(nu, b2, count_inc)
+    nu_hat = tree_lib.bias_correction(nu, b2, count_inc)
     updates = precondition(mu_hat, nu_hat, eps, eps_root)
-    mu = _tree.cast(mu, mu_dtype)
-    nu = _tree.cast_like(nu, state.nu)
+    mu = tree_lib.cast(mu, mu_dtype)
+    nu = tree_lib.cast_like(nu, state.nu)
     return updates, ScaleByAdamState(count=count_inc, mu=mu, nu=nu)
 
   return GradientTransformation(init_fn, update_fn)
@@ -194,26 +195,26 @@ def scale_by_amsgrad(
   check_decay_rates(b1=b1, b2=b2)
   check_non_negative("eps", eps)
   check_non_negative("eps_root", eps_root)
-  mu_dtype = _tree.canonical_dtype(mu_dtype)
+  mu_dtype = canonical_dtype(mu_dtype)
 
   def init_fn(params):
     return ScaleByAmsgradState(
         count=jnp.zeros([], jnp.int32),
-        mu=_tree.zeros_like(params, dtype=mu_dtype),
-        nu=_tree.zeros_like(params),
-        nu_max=_tree.zeros_like(params),
+        mu=tree_lib.zeros_like(params, dtype=mu_dtype),
+        nu=tree_lib.zeros_like(params),
+        nu_max=tree_lib.zeros_like(params),
     )
 
   def update_fn(updates, state, params=None):
     del params
-    mu = _tree.update_moment(updates, state.mu, b1, 1)
-    nu = _tree.update_moment_per_elem_norm(updates, state.nu, b2, 2)
+    mu = tree_lib.update_moment(updates, state.mu, b1, 1)
+    nu = tree_lib.update_moment_per_elem_norm(updates, state.nu, b2, 2)
     count_inc = safe_increment(state.count)
-    mu_hat = _tree.bias_correction(mu, b1, count_inc) if bias_correction_mu else mu
-    nu_eff = _tree.bias_correction(nu, b2, count_inc) if bias_correction_nu else nu
+    mu_hat = tree_lib.bias_correction(mu, b1, count_inc) if bias_correction_mu else mu
+    nu_eff = tree_lib.bias_correction(nu, b2, count_inc) if bias_correction_nu else nu
     nu_max = jax.tree.map(jnp.maximum, state.nu_max, nu_eff)
     updates = precondition(mu_hat, nu_max, eps, eps_root)
-    mu = _tree.cast(mu, mu_dtype)
+    mu = tree_lib.cast(mu, mu_dtype)
     return updates, ScaleByAmsgradState(count=count_inc, mu=mu, nu=nu, nu_max=nu_max)
 
   return GradientTransformation(init_fn, update_fn)

@@ -3,16 +3,16 @@
 import jax
 import jax.numpy as jnp
 
-from . import _tree
+from . import tree as tree_lib
 from ._adam import MaskOrFn
 from ._adam import ScaleByAdamState
 from ._adam import check_decay_rates
-from ._adding import add_decayed_weights
+from .transforms._adding import add_decayed_weights
 from ._base import GradientTransformation
 from ._base import GradientTransformationExtraArgs
 from ._base import ScalarOrSchedule
 from ._checks import check_non_negative
-from ._combine import chain
+from .transforms._combining import chain
 from ._numerics import safe_increment
 from ._scaling import scale_by_learning_rate
 
@@ -52,17 +52,17 @@ def scale_by_adamax(
   def init_fn(params):
     return ScaleByAdamState(
         count=jnp.zeros([], jnp.int32),
-        mu=_tree.zeros_like(params),
-        nu=_tree.zeros_like(params),
+        mu=tree_lib.zeros_like(params),
+        nu=tree_lib.zeros_like(params),
     )
 
   def update_fn(updates, state, params=None):
     del params
     count_inc = safe_increment(state.count)
-    mu = _tree.update_moment(updates, state.mu, b1, 1)
-    nu = _tree.update_infinity_moment(updates, state.nu, b2, eps)
-    mu_hat = _tree.bias_correction(mu, b1, count_inc)
-    updates = _tree.div(mu_hat, nu)
+    mu = tree_lib.update_moment(updates, state.mu, b1, 1)
+    nu = tree_lib.update_infinity_moment(updates, state.nu, b2, eps)
+    mu_hat = tree_lib.bias_correction(mu, b1, count_inc)
+    updates = tree_lib.div(mu_hat, nu)
     return updates, ScaleByAdamState(count=count_inc, mu=mu, nu=nu)
 
   return GradientTransformation(init_fn, update_fn)

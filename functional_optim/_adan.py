@@ -5,16 +5,16 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from . import _tree
+from . import tree as tree_lib
 from ._adam import MaskOrFn
 from ._adam import check_decay_rates
-from ._adding import add_decayed_weights
+from .transforms._adding import add_decayed_weights
 from ._base import GradientTransformation
 from ._base import GradientTransformationExtraArgs
 from ._base import ScalarOrSchedule
 from ._base import Updates
 from ._checks import check_non_negative
-from ._combine import chain
+from .transforms._combining import chain
 from ._numerics import safe_increment
 from ._scaling import scale_by_learning_rate
 
@@ -69,26 +69,26 @@ def scale_by_adan(
 
   def init_fn(params):
     return ScaleByAdanState(
-        m=_tree.zeros_like(params),
-        v=_tree.zeros_like(params),
-        n=_tree.zeros_like(params),
-        g=_tree.zeros_like(params),
+        m=tree_lib.zeros_like(params),
+        v=tree_lib.zeros_like(params),
+        n=tree_lib.zeros_like(params),
+        g=tree_lib.zeros_like(params),
         t=jnp.zeros([], jnp.int32),
     )
 
   def update_fn(updates, state, params=None):
     del params
     g = updates
-    diff = _tree.where(state.t == 0, _tree.zeros_like(g), _tree.sub(g, state.g))
-    m = _tree.update_moment(g, state.m, b1, 1)
-    v = _tree.update_moment(diff, state.v, b2, 1)
-    n = _tree.update_moment_per_elem_norm(_tree.add_scale(g, 1 - b2, diff), state.n, b3, 2)
+    diff = tree_lib.where(state.t == 0, tree_lib.zeros_like(g), tree_lib.sub(g, state.g))
+    m = tree_lib.update_moment(g, state.m, b1, 1)
+    v = tree_lib.update_moment(diff, state.v, b2, 1)
+    n = tree_lib.update_moment_per_elem_norm(tree_lib.add_scale(g, 1 - b2, diff), state.n, b3, 2)
     t = safe_increment(state.t)
-    m_hat = _tree.bias_correction(m, b1, t)
-    v_hat = _tree.bias_correction(v, b2, t)
-    n_hat = _tree.bias_correction(n, b3, t)
+    m_hat = tree_lib.bias_correction(m, b1, t)
+    v_hat = tree_lib.bias_correction(v, b2, t)
+    n_hat = tree_lib.bias_correction(n, b3, t)
     denom = jax.tree.map(lambda x: jnp.sqrt(x + eps_root) + eps, n_hat)
-    updates = _tree.div(_tree.add_scale(m_hat, 1 - b2, v_hat), denom)
+    updates = tree_lib.div(tree_lib.add_scale(m_hat, 1 - b2, v_hat), denom)
     return updates, ScaleByAdanState(m=m, v=v, n=n, g=g, t=t)
 
   return GradientTransformation(init_fn, update_fn)

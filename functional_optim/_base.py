@@ -1,7 +1,7 @@
 """Core types: gradient transformations and the simplest stateless ones."""
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple, Optional, Protocol, Union
+from typing import Any, NamedTuple, Optional, Protocol, Union, runtime_checkable
 
 import jax
 import jax.numpy as jnp
@@ -13,6 +13,41 @@ Params = ArrayTree
 Updates = Params
 Schedule = Callable[[jax.typing.ArrayLike], jax.typing.ArrayLike]
 ScalarOrSchedule = Union[float, jax.Array, Schedule]
+
+ScheduleState = Any
+
+
+@runtime_checkable
+class StatefulSchedule(Protocol):
+  """A schedule with a state: `init() -> state`, `update(state, **extra_args) -> state`,
+  and `schedule(state, **extra_args) -> value`.
+
+  `inject_stateful_hyperparams` accepts these as hyperparameters; `WrappedSchedule`
+  turns a plain `count -> value` schedule into one.
+
+  Example:
+    >>> import functional_optim as fo
+    >>> sched = fo.schedules.WrappedSchedule(lambda count: 2 * count)
+    >>> isinstance(sched, fo.schedules.StatefulSchedule)
+    True
+    >>> state = sched.update(sched.init())
+    >>> int(sched(state))
+    2
+
+  References:
+    `optax.schedules.StatefulSchedule`,
+    https://optax.readthedocs.io/en/latest/api/optimizer_schedules.html
+  """
+
+  def init(self) -> ScheduleState:
+    """The schedule's initial state."""
+
+  def update(self, state: ScheduleState, **extra_args) -> ScheduleState:
+    """The state after one more step."""
+
+  def __call__(self, state: ScheduleState, **extra_args) -> jax.typing.ArrayLike:
+    """The value at `state`."""
+
 
 NO_PARAMS_MSG = (
     "This transformation needs the current parameters: pass `params` to `update`."

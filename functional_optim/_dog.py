@@ -5,7 +5,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from . import _tree
+from . import tree as tree_lib
 from ._base import GradientTransformation
 from ._base import NO_PARAMS_MSG
 from ._base import Params
@@ -72,7 +72,7 @@ def scale_by_distance_over_gradients(
     return ScaleByDistanceOverGradientsState(
         max_dist=jax.tree.map(lambda x: reps_rel * (1 + _distance(x)), params),
         grad_sum_of_squares=jax.tree.map(lambda x: jnp.zeros(1), params),
-        init_params=_tree.cast(params, param_dtype),
+        init_params=tree_lib.cast(params, param_dtype),
     )
 
   def update_fn(updates, state, params):
@@ -89,7 +89,7 @@ def scale_by_distance_over_gradients(
         lambda g, d, s: global_scale * (d / jnp.sqrt(s[0] + eps)) * g, updates, max_dist, g_sos
     )
     # The cast keeps the state's dtype fixed when params and param_dtype differ.
-    max_dist = _tree.cast_like(max_dist, state.max_dist)
+    max_dist = tree_lib.cast_like(max_dist, state.max_dist)
     return updates, ScaleByDistanceOverGradientsState(max_dist, g_sos, state.init_params)
 
   return GradientTransformation(init_fn, update_fn)

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._adding import add_decayed_weights
+from .transforms._adding import add_decayed_weights
 from ._base import ArrayTree
 from ._base import GradientTransformation
 from ._base import GradientTransformationExtraArgs
@@ -17,9 +17,9 @@ from ._base import ScalarOrSchedule
 from ._checks import check_in_range
 from ._checks import check_non_negative
 from ._checks import check_positive
-from ._clipping import clip_by_block_rms
-from ._combine import chain
-from ._momentum import ema
+from .transforms._clipping import clip_by_block_rms
+from .transforms._combining import chain
+from .transforms._accumulation import ema
 from ._numerics import abs_sq
 from ._numerics import safe_increment
 from ._scaling import scale
@@ -60,7 +60,10 @@ def _factored_dims(shape, factored: bool, min_dim_size_to_factor) -> Optional[tu
 
 def _unzip(tree, tuples, n: int) -> tuple:
   """Splits a tree of n-tuples, shaped like `tree` above the tuples, into n trees."""
-  return jax.tree.transpose(jax.tree.structure(tree), jax.tree.structure((0,) * n), tuples)
+  outer = jax.tree.structure(tree)
+  if outer.num_leaves == 0:  # no params (e.g. all masked out): n copies of the empty structure
+    return (tuples,) * n
+  return jax.tree.transpose(outer, jax.tree.structure((0,) * n), tuples)
 
 
 def _zeros_without_axis(x, axis: int) -> jax.Array:

@@ -5,7 +5,7 @@ from typing import NamedTuple, Optional, Union
 import jax
 import jax.numpy as jnp
 
-from . import _tree
+from . import tree as tree_lib
 from ._base import GradientTransformation
 from ._base import GradientTransformationExtraArgs
 from ._base import Params
@@ -13,7 +13,7 @@ from ._base import ScalarOrSchedule
 from ._base import Updates
 from ._base import identity
 from ._checks import check_positive_int
-from ._combine import chain
+from .transforms._combining import chain
 from ._linesearch import scale_by_zoom_linesearch
 from ._numerics import safe_increment
 from ._scaling import scale
@@ -59,19 +59,19 @@ def _precondition_by_lbfgs(
 
   def backward(vec, idx):
     dw, du = memory_at(idx)
-    alpha = weights_memory[idx] * _tree.real(_tree.vdot(dw, vec))
-    new_vec = _tree.cast_like(_tree.add_scale(vec, -alpha, du), vec)
+    alpha = weights_memory[idx] * tree_lib.real(tree_lib.vdot(dw, vec))
+    new_vec = tree_lib.cast_like(tree_lib.add_scale(vec, -alpha, du), vec)
     return new_vec, alpha
 
   def forward(vec, idx_and_alpha):
     idx, alpha = idx_and_alpha
     dw, du = memory_at(idx)
-    beta = weights_memory[idx] * _tree.real(_tree.vdot(du, vec))
-    new_vec = _tree.cast_like(_tree.add_scale(vec, alpha - beta, dw), vec)
+    beta = weights_memory[idx] * tree_lib.real(tree_lib.vdot(du, vec))
+    new_vec = tree_lib.cast_like(tree_lib.add_scale(vec, alpha - beta, dw), vec)
     return new_vec, beta
 
   vec, alphas = jax.lax.scan(backward, updates, indices, reverse=True)
-  vec = _tree.scale(identity_scale, vec)
+  vec = tree_lib.scale(identity_scale, vec)
   vec, _ = jax.lax.scan(forward, vec, (indices, alphas))
   return vec
 
@@ -125,8 +125,8 @@ def scale_by_lbfgs(
     )
     return ScaleByLBFGSState(
         count=jnp.asarray(0, dtype=jnp.int32),
-        params=_tree.zeros_like(params),
-        updates=_tree.zeros_like(params),
+        params=tree_lib.zeros_like(params),
+        updates=tree_lib.zeros_like(params),
         diff_params_memory=stacked_zeros,
         diff_updates_memory=stacked_zeros,
         weights_memory=jnp.zeros(memory_size),
@@ -137,9 +137,9 @@ def scale_by_lbfgs(
     prev_memory_idx = (state.count - 1) % memory_size
 
     # 1. Store the newest differences; they are undefined (kept at 0) at step 0.
-    diff_params = _tree.sub(params, state.params)
-    diff_updates = _tree.sub(updates, state.updates)
-    curvature = _tree.real(_tree.vdot(diff_updates, diff_params))
+    diff_params = tree_lib.sub(params, state.params)
+    diff_updates = tree_lib.sub(updates, state.updates)
+    curvature = tree_lib.real(tree_lib.vdot(diff_updates, diff_params))
     weight = jnp.where(curvature == 0.0, 0.0, 1.0 / curvature)
     diff_params, diff_updates, weight = jax.tree.map(
         lambda x: jnp.where(state.count > 0, x, jnp.zeros_like(x)),
@@ -153,10 +153,10 @@ def scale_by_lbfgs(
 
     # 2. Scale of the initial (identity) preconditioner.
     if scale_init_precond:
-      numerator = _tree.real(_tree.vdot(diff_updates, diff_params))
-      denominator = _tree.norm(diff_updates, squared=True)
+      numerator = tree_lib.real(tree_lib.vdot(diff_updates, diff_params))
+      denominator = tree_lib.norm(diff_updates, squared=True)
       identity_scale = jnp.where(denominator > 0.0, numerator / denominator, 1.0)
-      capped_inv_norm = jnp.minimum(1.0, 1.0 / _tree.norm(jax.lax.stop_gradient(updates)))
+      capped_inv_norm = jnp.minimum(1.0, 1.0 / tree_lib.norm(jax.lax.stop_gradient(updates)))
       identity_scale = jnp.where(state.count > 0, identity_scale, capped_inv_norm)
     else:
       identity_scale = 1.0

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
-from . import _tree
+from . import tree as tree_lib
 from ._base import GradientTransformationExtraArgs
 from ._base import OptState
 from ._base import Params
@@ -284,7 +284,7 @@ def scale_by_backtracking_linesearch(
     return ScaleByBacktrackingLinesearchState(
         learning_rate=jnp.array(1.0, dtype=val_dtype),
         value=jnp.array(jnp.inf, dtype=val_dtype),
-        grad=_tree.zeros_like(params) if store_grad else None,
+        grad=tree_lib.zeros_like(params) if store_grad else None,
         info=BacktrackingLinesearchInfo(
             num_linesearch_steps=jnp.asarray(0),
             decrease_error=jnp.array(jnp.inf, dtype=val_dtype),
@@ -303,7 +303,7 @@ def scale_by_backtracking_linesearch(
     # Deviation: optax takes real(vdot(updates, conj(grad))), which is wrong for
     # complex params given the gradient convention (conjugate of jax.grad) that
     # descent, L-BFGS and the zoom line search need; this is the zoom's formula.
-    slope = _tree.real(_tree.vdot(updates, grad))
+    slope = tree_lib.real(tree_lib.vdot(updates, grad))
 
     def not_done(search):
       return (~(search.decrease_error <= atol)) & (search.iter_num <= max_backtracking_steps)
@@ -313,7 +313,7 @@ def scale_by_backtracking_linesearch(
       learning_rate = jnp.where(
           search.iter_num > 0, decrease_factor * search.learning_rate, search.learning_rate
       )
-      new_params = _tree.add_scale(params, learning_rate, updates)
+      new_params = tree_lib.add_scale(params, learning_rate, updates)
       new_grad = search.new_grad
       if store_grad:
         # Linearize once, so the gradient (a transposed jvp) is only computed
@@ -337,7 +337,7 @@ def scale_by_backtracking_linesearch(
           decrease_error=decrease_error,
           iter_num=search.iter_num + 1,
       )
-      return _tree.cast_like(new_search, search)
+      return tree_lib.cast_like(new_search, search)
 
     search = jax.lax.while_loop(
         not_done,
@@ -345,7 +345,7 @@ def scale_by_backtracking_linesearch(
         _BacktrackingSearch(
             learning_rate=jnp.minimum(increase_factor * state.learning_rate, max_learning_rate),
             new_value=value,
-            new_grad=_tree.zeros_like(params) if store_grad else None,
+            new_grad=tree_lib.zeros_like(params) if store_grad else None,
             decrease_error=jnp.array(jnp.inf),
             iter_num=0,
         ),
@@ -380,7 +380,7 @@ def scale_by_backtracking_linesearch(
             decrease_error=search.decrease_error,
         ),
     )
-    return _tree.scale(learning_rate, updates), _tree.cast_like(new_state, state)
+    return tree_lib.scale(learning_rate, updates), tree_lib.cast_like(new_state, state)
 
   return GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -561,7 +561,7 @@ def _search_interval(state: _ZoomSearch, line: _Line, hp: _ZoomHyperparams) -> _
   new_error = jnp.maximum(decrease_error, curvature_error)
 
   # Keep the point if it decreases enough, in case curvature is never satisfied.
-  safe_stepsize, safe_value, safe_grad = _tree.where(
+  safe_stepsize, safe_value, safe_grad = tree_lib.where(
       decrease_error <= hp.tol,
       [new_stepsize, new_value, new_grad],
       [state.safe_stepsize, state.safe_value, state.safe_grad],
@@ -570,7 +570,7 @@ def _search_interval(state: _ZoomSearch, line: _Line, hp: _ZoomHyperparams) -> _
   # Bracketing rules of Algorithm 3.5: by default [low, high] = [prev, new].
   set_high_to_new = (decrease_error > 0.0) | ((new_value >= prev_value) & (state.count > 0))
   set_low_to_new = (new_slope >= 0.0) & (~set_high_to_new)
-  low, value_low, slope_low, high, value_high, slope_high = _tree.where(
+  low, value_low, slope_low, high, value_high, slope_high = tree_lib.where(
       set_low_to_new,
       [new_stepsize, new_value, new_slope, prev_stepsize, prev_value, prev_slope],
       [prev_stepsize, prev_value, prev_slope, new_stepsize, new_value, new_slope],
@@ -624,7 +624,7 @@ def _search_interval(state: _ZoomSearch, line: _Line, hp: _ZoomHyperparams) -> _
       safe_value=safe_value,
       safe_grad=safe_grad,
   )
-  return _tree.cast_like(new_state, state)
+  return tree_lib.cast_like(new_state, state)
 
 
 def _interpolate(state: _ZoomSearch):
@@ -671,7 +671,7 @@ def _zoom_into_interval(state: _ZoomSearch, line: _Line, hp: _ZoomHyperparams) -
 
   # Keep the lowest point that decreases enough, in case curvature is never satisfied.
   update_safe = (decrease_error <= hp.tol) & (value_middle < state.safe_value)
-  safe_stepsize, safe_value, safe_grad = _tree.where(
+  safe_stepsize, safe_value, safe_grad = tree_lib.where(
       update_safe,
       [middle, value_middle, grad_middle],
       [state.safe_stepsize, state.safe_value, state.safe_grad],
@@ -683,11 +683,11 @@ def _zoom_into_interval(state: _ZoomSearch, line: _Line, hp: _ZoomHyperparams) -
   set_high_to_low = (slope_middle * (high - low) >= 0.0) & (~set_high_to_middle)
   set_low_to_middle = ~set_high_to_middle
   middle_point = [middle, value_middle, slope_middle]
-  new_high = _tree.where(set_high_to_middle, middle_point, [high, value_high, slope_high])
-  new_high = _tree.where(set_high_to_low, [low, value_low, slope_low], new_high)
-  new_low = _tree.where(set_low_to_middle, middle_point, [low, value_low, slope_low])
+  new_high = tree_lib.where(set_high_to_middle, middle_point, [high, value_high, slope_high])
+  new_high = tree_lib.where(set_high_to_low, [low, value_low, slope_low], new_high)
+  new_low = tree_lib.where(set_low_to_middle, middle_point, [low, value_low, slope_low])
   # The endpoint that was replaced becomes the third point of the next cubic.
-  cubic_ref, value_cubic_ref = _tree.where(
+  cubic_ref, value_cubic_ref = tree_lib.where(
       set_high_to_middle | set_high_to_low, [high, value_high], [low, value_low]
   )
 
@@ -720,7 +720,7 @@ def _zoom_into_interval(state: _ZoomSearch, line: _Line, hp: _ZoomHyperparams) -
       safe_value=safe_value,
       safe_grad=safe_grad,
   )
-  return _tree.cast_like(new_state, state)
+  return tree_lib.cast_like(new_state, state)
 
 
 def _print_failure_diagnostic(state: _ZoomSearch, line: _Line) -> None:
@@ -767,7 +767,7 @@ def _print_failure_diagnostic(state: _ZoomSearch, line: _Line) -> None:
 def _fall_back_to_safe_step(state: _ZoomSearch, line: _Line, hp: _ZoomHyperparams) -> _ZoomSearch:
   """On failure, return the best stepsize with sufficient decrease, if any."""
   outside_domain = jnp.isinf(state.decrease_error)
-  stepsize, value, grad = _tree.where(
+  stepsize, value, grad = tree_lib.where(
       (state.safe_stepsize > 0.0) | outside_domain,
       [state.safe_stepsize, state.safe_value, state.safe_grad],
       [state.stepsize, state.value, state.grad],
@@ -803,7 +803,7 @@ def _fall_back_to_safe_step(state: _ZoomSearch, line: _Line, hp: _ZoomHyperparam
         lambda: _print_failure_diagnostic(state, line),
     )
   final_state = state._replace(stepsize=stepsize, value=value, grad=grad)
-  return _tree.cast_like(final_state, state)
+  return tree_lib.cast_like(final_state, state)
 
 
 def _zoom_step(state: _ZoomSearch, line: _Line, hp: _ZoomHyperparams) -> _ZoomSearch:
@@ -820,7 +820,7 @@ def _zoom_step(state: _ZoomSearch, line: _Line, hp: _ZoomHyperparams) -> _ZoomSe
       lambda s: s,
       new_state,
   )
-  return _tree.cast_like(new_state, state)
+  return tree_lib.cast_like(new_state, state)
 
 
 def _zoom_not_finished(state: _ZoomSearch) -> jax.Array:
@@ -933,7 +933,7 @@ def scale_by_zoom_linesearch(
     return ScaleByZoomLinesearchState(
         learning_rate=jnp.asarray(1.0, dtype=val_dtype),
         value=jnp.asarray(jnp.inf, dtype=val_dtype),
-        grad=_tree.zeros_like(params),
+        grad=tree_lib.zeros_like(params),
         info=ZoomLinesearchInfo(
             num_linesearch_steps=jnp.asarray(0),
             decrease_error=jnp.asarray(jnp.inf),
@@ -947,15 +947,15 @@ def scale_by_zoom_linesearch(
 
     def evaluate(stepsize):
       value_step, grad_step = value_and_grad_fn(
-          _tree.add_scale(params, stepsize, updates), **fn_kwargs
+          tree_lib.add_scale(params, stepsize, updates), **fn_kwargs
       )
-      slope_step = _tree.real(_tree.vdot(_tree.conj(grad_step), updates))
+      slope_step = tree_lib.real(tree_lib.vdot(tree_lib.conj(grad_step), updates))
       return value_step, grad_step, slope_step
 
     line = _Line(
         evaluate=evaluate,
         value_init=value,
-        slope_init=_tree.real(_tree.vdot(updates, grad)),
+        slope_init=tree_lib.real(tree_lib.vdot(updates, grad)),
         stepsize_guess=(
             jnp.asarray(1.0) if initial_guess_strategy == "one" else state.learning_rate
         ),
@@ -975,6 +975,6 @@ def scale_by_zoom_linesearch(
             curvature_error=final.curvature_error,
         ),
     )
-    return _tree.scale(final.stepsize, updates), _tree.cast_like(new_state, state)
+    return tree_lib.scale(final.stepsize, updates), tree_lib.cast_like(new_state, state)
 
   return GradientTransformationExtraArgs(init_fn, update_fn)

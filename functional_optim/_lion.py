@@ -6,8 +6,9 @@ from typing import Any, Literal, NamedTuple, Optional, Union
 import jax
 import jax.numpy as jnp
 
-from . import _tree
-from ._adding import add_decayed_weights
+from . import tree as tree_lib
+from ._utils import canonical_dtype
+from .transforms._adding import add_decayed_weights
 from ._base import GradientTransformation
 from ._base import GradientTransformationExtraArgs
 from ._base import Params
@@ -15,7 +16,7 @@ from ._base import ScalarOrSchedule
 from ._base import Updates
 from ._checks import check_in_range
 from ._checks import check_positive
-from ._combine import chain
+from .transforms._combining import chain
 from ._numerics import safe_increment
 from ._scaling import scale_by_learning_rate
 
@@ -67,23 +68,25 @@ def scale_by_lion(
   """
   check_in_range("b1", b1, 0.0, 1.0, high_inclusive=True)
   check_in_range("b2", b2, 0.0, 1.0)
-  if mode not in _SIGN_FUNCTIONS:
-    raise ValueError(f"mode must be one of {sorted(_SIGN_FUNCTIONS)}, got mode={mode!r}")
   check_positive("smooth_beta", smooth_beta)
-  mu_dtype = _tree.canonical_dtype(mu_dtype)
-  sign_fn = _SIGN_FUNCTIONS[mode]
+  mu_dtype = canonical_dtype(mu_dtype)
 
   def init_fn(params):
     return ScaleByLionState(
-        count=jnp.zeros([], jnp.int32), mu=_tree.zeros_like(params, dtype=mu_dtype)
+        count=jnp.zeros([], jnp.int32), mu=tree_lib.zeros_like(params, dtype=mu_dtype)
     )
 
   def update_fn(updates, state, params=None):
     del params
+    # An unknown mode raises here rather than in the factory, as in optax (whose own
+    # test builds and inits the transformation, then expects `update` to raise).
+    if mode not in _SIGN_FUNCTIONS:
+      raise ValueError(f"mode must be one of {sorted(_SIGN_FUNCTIONS)}, got mode={mode!r}")
+    sign_fn = _SIGN_FUNCTIONS[mode]
     new_updates = jax.tree.map(
         lambda g, m: sign_fn((1.0 - b1) * g + b1 * m, smooth_beta), updates, state.mu
     )
-    mu = _tree.cast(_tree.update_moment(updates, state.mu, b2, 1), mu_dtype)
+    mu = tree_lib.cast(tree_lib.update_moment(updates, state.mu, b2, 1), mu_dtype)
     return new_updates, ScaleByLionState(count=safe_increment(state.count), mu=mu)
 
   return GradientTransformation(init_fn, update_fn)

@@ -1,138 +1,20 @@
-"""Momentum: traces and moving averages of past updates, and SGD built on them."""
+"""SGD (with momentum: `trace`) and noisy SGD."""
 
-from typing import Any, NamedTuple, Optional, Union
+from typing import Any, Optional, Union
 
 import jax
-import jax.numpy as jnp
 
-from . import _tree
-from ._adding import add_noise
-from ._base import GradientTransformation
 from ._base import GradientTransformationExtraArgs
-from ._base import Params
 from ._base import ScalarOrSchedule
 from ._base import identity
 from ._checks import check_in_range
-from ._combine import chain
-from ._numerics import safe_increment
 from ._scaling import scale_by_learning_rate
+from .transforms._accumulation import trace
+from .transforms._adding import add_noise
+from .transforms._combining import chain
 
-__all__ = [
-    "EmaState",
-    "TraceState",
-    "ema",
-    "noisy_sgd",
-    "sgd",
-    "trace",
-]
+__all__ = ["noisy_sgd", "sgd"]
 
-
-
-class TraceState(NamedTuple):
-  """State of `trace`."""
-
-  trace: Params  # like params (dtype `accumulator_dtype` if given): the momentum
-
-
-def trace(
-    decay: jax.typing.ArrayLike,
-    nesterov: bool = False,
-    accumulator_dtype: Optional[Any] = None,
-) -> GradientTransformation:
-  """Heavy-ball momentum: `trace = updates + decay * trace`, which becomes the update.
-
-  With `nesterov`, the update is `updates + decay * trace` using the new trace.
-  Note the difference with `ema`, which weights the new updates by `1 - decay`.
-
-  Args:
-    decay: the decay rate of the trace, in [0, 1].
-    nesterov: use Nesterov's accelerated form.
-    accumulator_dtype: dtype of the stored trace; None keeps the params' dtypes.
-
-  References:
-    Sutskever et al., 2013, "On the importance of initialization and momentum in deep learning",
-    http://proceedings.mlr.press/v28/sutskever13.pdf
-
-  Example:
-    >>> import jax.numpy as jnp
-    >>> import functional_optim as fo
-    >>> tx = fo.trace(decay=0.5)
-    >>> state = tx.init(jnp.zeros(1))
-    >>> _, state = tx.update(jnp.ones(1), state)
-    >>> tx.update(jnp.ones(1), state)[0]
-    Array([1.5], dtype=float32)
-  """
-  check_in_range("decay", decay, 0.0, 1.0, high_inclusive=True)
-  accumulator_dtype = _tree.canonical_dtype(accumulator_dtype)
-
-  def init_fn(params):
-    return TraceState(trace=_tree.zeros_like(params, dtype=accumulator_dtype))
-
-  def update_fn(updates, state, params=None):
-    del params
-    accumulate = lambda g, t: g + decay * t
-    new_trace = jax.tree.map(
-        lambda g, t: None if g is None else accumulate(g, t),
-        updates,
-        state.trace,
-        is_leaf=lambda g: g is None,
-    )
-    updates = jax.tree.map(accumulate, updates, new_trace) if nesterov else new_trace
-    return updates, TraceState(trace=_tree.cast(new_trace, accumulator_dtype))
-
-  return GradientTransformation(init_fn, update_fn)
-
-
-class EmaState(NamedTuple):
-  """State of `ema`."""
-
-  count: jax.Array  # shape=(), int32: number of updates so far
-  ema: Params  # like params (dtype `accumulator_dtype` if given): the moving average
-
-
-def ema(
-    decay: jax.typing.ArrayLike,
-    debias: bool = True,
-    accumulator_dtype: Optional[Any] = None,
-) -> GradientTransformation:
-  """Exponential moving average of the updates: `ema = (1 - decay) * updates + decay * ema`.
-
-  Args:
-    decay: the decay rate of the average, in [0, 1).
-    debias: divide by `1 - decay**t` to undo the bias of the zero initialisation.
-    accumulator_dtype: dtype of the stored average; None keeps the params' dtypes.
-
-  References:
-    Kingma and Ba, 2014 (bias correction), "Adam: A Method for Stochastic Optimization",
-    https://arxiv.org/abs/1412.6980
-
-  Example:
-    >>> import jax.numpy as jnp
-    >>> import functional_optim as fo
-    >>> tx = fo.ema(decay=0.5, debias=False)
-    >>> state = tx.init(jnp.zeros(1))
-    >>> _, state = tx.update(jnp.ones(1), state)
-    >>> tx.update(jnp.ones(1), state)[0]
-    Array([0.75], dtype=float32)
-  """
-  check_in_range("decay", decay, 0.0, 1.0)
-  accumulator_dtype = _tree.canonical_dtype(accumulator_dtype)
-
-  def init_fn(params):
-    return EmaState(
-        count=jnp.zeros([], jnp.int32),
-        ema=_tree.zeros_like(params, dtype=accumulator_dtype),
-    )
-
-  def update_fn(updates, state, params=None):
-    del params
-    updates = new_ema = _tree.update_moment(updates, state.ema, decay, order=1)
-    count_inc = safe_increment(state.count)
-    if debias:
-      updates = _tree.bias_correction(new_ema, decay, count_inc)
-    return updates, EmaState(count=count_inc, ema=_tree.cast(new_ema, accumulator_dtype))
-
-  return GradientTransformation(init_fn, update_fn)
 
 
 def sgd(

@@ -4,7 +4,7 @@ import numbers
 
 import jax
 
-from . import _tree
+from . import tree as tree_lib
 from ._base import GradientTransformation
 from ._base import PyTree
 from ._base import init_empty_state
@@ -69,7 +69,7 @@ def normalize_by_update_norm(
 
   def update_fn(updates, state, params=None):
     del params
-    g_norm = (_tree.norm(updates) + eps) / scale_factor
+    g_norm = (tree_lib.norm(updates) + eps) / scale_factor
     return jax.tree.map(lambda g: g / g_norm, updates), state
 
   return GradientTransformation(init_empty_state, update_fn)

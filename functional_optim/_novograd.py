@@ -5,7 +5,8 @@ from typing import NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
-from . import _tree
+from . import tree as tree_lib
+from ._utils import canonical_dtype
 from ._base import GradientTransformation
 from ._base import GradientTransformationExtraArgs
 from ._base import NO_PARAMS_MSG
@@ -13,7 +14,7 @@ from ._base import ScalarOrSchedule
 from ._base import Updates
 from ._checks import check_in_range
 from ._checks import check_non_negative
-from ._combine import chain
+from .transforms._combining import chain
 from ._numerics import safe_increment
 from ._scaling import scale_by_learning_rate
 
@@ -70,12 +71,12 @@ def scale_by_novograd(
   check_non_negative("eps", eps)
   check_non_negative("eps_root", eps_root)
   check_non_negative("weight_decay", weight_decay)
-  mu_dtype = _tree.canonical_dtype(mu_dtype)
+  mu_dtype = canonical_dtype(mu_dtype)
 
   def init_fn(params):
     return ScaleByNovogradState(
         count=jnp.zeros([], jnp.int32),
-        mu=_tree.zeros_like(params, dtype=mu_dtype),
+        mu=tree_lib.zeros_like(params, dtype=mu_dtype),
         nu=jax.tree.map(lambda p: jnp.asarray(0.0, dtype=p.dtype), params),
     )
 
@@ -98,7 +99,7 @@ def scale_by_novograd(
         nu,
         params,
     )
-    mu = _tree.cast(mu, mu_dtype)
+    mu = tree_lib.cast(mu, mu_dtype)
     return mu, ScaleByNovogradState(count=count_inc, mu=mu, nu=nu)
 
   return GradientTransformation(init_fn, update_fn)

@@ -6,14 +6,14 @@ from typing import Any, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
-from . import _tree
+from . import tree as tree_lib
 from ._adam import scale_by_adam
 from ._base import GradientTransformation
 from ._base import GradientTransformationExtraArgs
 from ._base import ScalarOrSchedule
 from ._base import Updates
 from ._checks import check_non_negative
-from ._combine import chain
+from .transforms._combining import chain
 from ._scaling import scale_by_learning_rate
 
 __all__ = [
@@ -63,7 +63,7 @@ def scale_by_optimistic_gradient(
 
   def init_fn(params):
     return ScaleByOptimisticGradientState(
-        is_initial_step=jnp.array(True), previous_gradient=_tree.zeros_like(params)
+        is_initial_step=jnp.array(True), previous_gradient=tree_lib.zeros_like(params)
     )
 
   def update_fn(updates, state, params=None):

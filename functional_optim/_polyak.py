@@ -3,12 +3,12 @@
 import jax
 import jax.numpy as jnp
 
-from . import _tree
+from . import tree as tree_lib
 from ._base import GradientTransformationExtraArgs
 from ._base import ScalarOrSchedule
 from ._base import init_empty_state
 from ._checks import check_non_negative
-from ._combine import chain
+from .transforms._combining import chain
 from ._scaling import scale_by_learning_rate
 
 __all__ = ["polyak_sgd", "scale_by_polyak"]
@@ -54,7 +54,7 @@ def scale_by_polyak(
 
   def update_fn(updates, state, params=None, *, value, **extra_args):
     del params, extra_args
-    grad_sq_norm = _tree.norm(updates, squared=True)
+    grad_sq_norm = tree_lib.norm(updates, squared=True)
     gap = jnp.array(value - f_min).astype(grad_sq_norm.dtype)
     if variant == "sps+":
       gap = jax.nn.relu(gap)
@@ -63,7 +63,7 @@ def scale_by_polyak(
         jnp.array(0.0),
         jnp.minimum(gap / (grad_sq_norm + eps), max_learning_rate),
     )
-    return _tree.scale(step, updates), state
+    return tree_lib.scale(step, updates), state
 
   return GradientTransformationExtraArgs(init_empty_state, update_fn)
 

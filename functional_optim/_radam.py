@@ -3,7 +3,7 @@
 import jax
 import jax.numpy as jnp
 
-from . import _tree
+from . import tree as tree_lib
 from ._adam import ScaleByAdamState
 from ._adam import bias_corrected_momentum
 from ._adam import check_decay_rates
@@ -11,7 +11,7 @@ from ._base import GradientTransformation
 from ._base import GradientTransformationExtraArgs
 from ._base import ScalarOrSchedule
 from ._checks import check_non_negative
-from ._combine import chain
+from .transforms._combining import chain
 from ._numerics import safe_increment
 from ._scaling import scale_by_learning_rate
 
@@ -69,20 +69,20 @@ def scale_by_radam(
   def init_fn(params):
     return ScaleByAdamState(
         count=jnp.zeros([], jnp.int32),
-        mu=_tree.zeros_like(params),
-        nu=_tree.zeros_like(params),
+        mu=tree_lib.zeros_like(params),
+        nu=tree_lib.zeros_like(params),
     )
 
   def update_fn(updates, state, params=None):
     del params
-    mu = _tree.update_moment(updates, state.mu, b1, 1)
-    nu = _tree.update_moment_per_elem_norm(updates, state.nu, b2, 2)
+    mu = tree_lib.update_moment(updates, state.mu, b1, 1)
+    nu = tree_lib.update_moment_per_elem_norm(updates, state.nu, b2, 2)
     count_inc = safe_increment(state.count)
     b2t = b2**count_inc
     ro = ro_inf - 2 * count_inc * b2t / (1 - b2t)
     mu_hat = bias_corrected_momentum(mu, updates, b1, count_inc, nesterov)
-    nu_hat = _tree.bias_correction(nu, b2, count_inc)
-    updates = _tree.where(ro >= threshold, rectified(ro, mu_hat, nu_hat), mu_hat)
+    nu_hat = tree_lib.bias_correction(nu, b2, count_inc)
+    updates = tree_lib.where(ro >= threshold, rectified(ro, mu_hat, nu_hat), mu_hat)
     return updates, ScaleByAdamState(count=count_inc, mu=mu, nu=nu)
 
   return GradientTransformation(init_fn, update_fn)

@@ -5,7 +5,7 @@ from typing import NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
-from . import _tree
+from . import tree as tree_lib
 from ._base import GradientTransformation
 from ._base import GradientTransformationExtraArgs
 from ._base import ScalarOrSchedule
@@ -13,8 +13,8 @@ from ._base import Updates
 from ._base import identity
 from ._checks import check_in_range
 from ._checks import check_non_negative
-from ._combine import chain
-from ._momentum import trace
+from .transforms._combining import chain
+from .transforms._accumulation import trace
 from ._numerics import abs_sq
 from ._numerics import safe_increment
 from ._scaling import scale_by_learning_rate
@@ -105,7 +105,7 @@ def scale_by_rss(
   check_non_negative("eps", eps)
 
   def init_fn(params):
-    return ScaleByRssState(sum_of_squares=_tree.full_like(params, initial_accumulator_value))
+    return ScaleByRssState(sum_of_squares=tree_lib.full_like(params, initial_accumulator_value))
 
   def update_fn(updates, state, params=None):
     del params
@@ -154,18 +154,18 @@ def scale_by_rms(
   _check_rms_args(decay, eps, initial_scale)
 
   def init_fn(params):
-    nu = _tree.full_like(params, initial_scale)
+    nu = tree_lib.full_like(params, initial_scale)
     if bias_correction:
       return ScaleByRmsWithCountState(count=jnp.zeros([], jnp.int32), nu=nu)
     return ScaleByRmsState(nu=nu)
 
   def update_fn(updates, state, params=None):
     del params
-    nu = _tree.update_moment_per_elem_norm(updates, state.nu, decay, 2)
+    nu = tree_lib.update_moment_per_elem_norm(updates, state.nu, decay, 2)
     nu_hat = nu
     if bias_correction:
       count_inc = safe_increment(state.count)
-      nu_hat = _tree.bias_correction(nu, decay, count_inc)
+      nu_hat = tree_lib.bias_correction(nu, decay, count_inc)
     updates = jax.tree.map(
         lambda n, g: _inverse_root(n, eps, eps_in_sqrt) * g, nu_hat, updates
     )
@@ -210,21 +210,21 @@ def scale_by_stddev(
   _check_rms_args(decay, eps, initial_scale)
 
   def init_fn(params):
-    mu = _tree.zeros_like(params)
-    nu = _tree.full_like(params, initial_scale)
+    mu = tree_lib.zeros_like(params)
+    nu = tree_lib.full_like(params, initial_scale)
     if bias_correction:
       return ScaleByRStdDevWithCountState(count=jnp.zeros([], jnp.int32), mu=mu, nu=nu)
     return ScaleByRStdDevState(mu=mu, nu=nu)
 
   def update_fn(updates, state, params=None):
     del params
-    mu = _tree.update_moment(updates, state.mu, decay, 1)
-    nu = _tree.update_moment_per_elem_norm(updates, state.nu, decay, 2)
+    mu = tree_lib.update_moment(updates, state.mu, decay, 1)
+    nu = tree_lib.update_moment_per_elem_norm(updates, state.nu, decay, 2)
     mu_hat, nu_hat = mu, nu
     if bias_correction:
       count_inc = safe_increment(state.count)
-      mu_hat = _tree.bias_correction(mu, decay, count_inc)
-      nu_hat = _tree.bias_correction(nu, decay, count_inc)
+      mu_hat = tree_lib.bias_correction(mu, decay, count_inc)
+      nu_hat = tree_lib.bias_correction(nu, decay, count_inc)
     updates = jax.tree.map(
         lambda m, n, g: _inverse_root(n - abs_sq(m), eps, eps_in_sqrt) * g,
         mu_hat,

@@ -5,13 +5,13 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from . import _tree
+from . import tree as tree_lib
 from ._base import GradientTransformation
 from ._base import GradientTransformationExtraArgs
 from ._base import Updates
 from ._checks import check_in_range
 from ._checks import check_non_negative
-from ._combine import chain
+from .transforms._combining import chain
 from ._scaling import scale
 
 __all__ = ["ScaleByRpropState", "rprop", "scale_by_rprop"]
@@ -81,8 +81,8 @@ def scale_by_rprop(
 
   def init_fn(params):
     return ScaleByRpropState(
-        step_sizes=_tree.full_like(params, learning_rate),
-        prev_updates=_tree.zeros_like(params),
+        step_sizes=tree_lib.full_like(params, learning_rate),
+        prev_updates=tree_lib.zeros_like(params),
     )
 
   def update_fn(updates, state, params=None):

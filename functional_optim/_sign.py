@@ -10,8 +10,8 @@ from ._base import GradientTransformationExtraArgs
 from ._base import ScalarOrSchedule
 from ._base import init_empty_state
 from ._checks import check_in_range
-from ._combine import chain
-from ._momentum import ema
+from .transforms._combining import chain
+from .transforms._accumulation import ema
 from ._scaling import scale_by_learning_rate
 
 __all__ = ["scale_by_sign", "sign_sgd", "signum"]

@@ -6,14 +6,14 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from . import _tree
+from . import tree as tree_lib
 from ._base import GradientTransformation
 from ._base import GradientTransformationExtraArgs
 from ._base import ScalarOrSchedule
 from ._base import Updates
 from ._checks import check_in_range
 from ._checks import check_non_negative
-from ._combine import chain
+from .transforms._combining import chain
 from ._scaling import scale_by_learning_rate
 
 __all__ = ["ScaleBySM3State", "scale_by_sm3", "sm3"]
@@ -96,7 +96,7 @@ def scale_by_sm3(
         return [jnp.zeros_like(p)]
       return [_zeros_along_axis(p, i) for i in range(p.ndim)]
 
-    return ScaleBySM3State(mu=jax.tree.map(init_leaf, params), nu=_tree.zeros_like(params))
+    return ScaleBySM3State(mu=jax.tree.map(init_leaf, params), nu=tree_lib.zeros_like(params))
 
   def second_moment(g, mu):
     if g.ndim < 2:
@@ -120,7 +120,7 @@ def scale_by_sm3(
     scaled = jax.tree.map(
         lambda g, v: g * jnp.where(v > 0, jax.lax.rsqrt(v + eps), 0.0), updates, moments
     )
-    nu = _tree.update_moment(scaled, state.nu, b1, 1)
+    nu = tree_lib.update_moment(scaled, state.nu, b1, 1)
     mu = jax.tree.map(slice_maxima, moments)
     return nu, ScaleBySM3State(mu=mu, nu=nu)
 

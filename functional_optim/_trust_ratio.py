@@ -7,8 +7,8 @@ import jax
 import jax.numpy as jnp
 
 from . import _adam
-from ._adding import add_decayed_weights
-from ._adding import add_decayed_weights_unchecked
+from .transforms._adding import add_decayed_weights
+from .transforms._adding import add_decayed_weights_unchecked
 from ._base import EmptyState
 from ._base import GradientTransformation
 from ._base import GradientTransformationExtraArgs
@@ -17,9 +17,9 @@ from ._base import ScalarOrSchedule
 from ._base import init_empty_state
 from ._checks import check_in_range
 from ._checks import check_non_negative
-from ._combine import chain
-from ._masking import masked
-from ._momentum import trace
+from .transforms._combining import chain
+from .transforms._masking import masked
+from .transforms._accumulation import trace
 from ._numerics import safe_norm
 from ._numerics import safe_root_mean_squares
 from ._scaling import scale_by_learning_rate

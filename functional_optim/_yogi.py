@@ -3,7 +3,7 @@
 import jax
 import jax.numpy as jnp
 
-from . import _tree
+from . import tree as tree_lib
 from ._adam import ScaleByAdamState
 from ._adam import check_decay_rates
 from ._adam import precondition
@@ -12,7 +12,7 @@ from ._base import GradientTransformationExtraArgs
 from ._base import ScalarOrSchedule
 from ._checks import check_non_negative
 from ._checks import check_positive
-from ._combine import chain
+from .transforms._combining import chain
 from ._numerics import abs_sq
 from ._numerics import safe_increment
 from ._scaling import scale_by_learning_rate
@@ -60,19 +60,19 @@ def scale_by_yogi(
   def init_fn(params):
     return ScaleByAdamState(
         count=jnp.zeros([], jnp.int32),
-        mu=_tree.full_like(params, initial_accumulator_value),
-        nu=_tree.full_like(params, initial_accumulator_value),
+        mu=tree_lib.full_like(params, initial_accumulator_value),
+        nu=tree_lib.full_like(params, initial_accumulator_value),
     )
 
   def update_fn(updates, state, params=None):
     del params
-    mu = _tree.update_moment(updates, state.mu, b1, 1)
+    mu = tree_lib.update_moment(updates, state.mu, b1, 1)
     nu = jax.tree.map(
         lambda g, v: v - (1 - b2) * jnp.sign(v - abs_sq(g)) * abs_sq(g), updates, state.nu
     )
     count_inc = safe_increment(state.count)
-    mu_hat = _tree.bias_correction(mu, b1, count_inc)
-    nu_hat = _tree.bias_correction(nu, b2, count_inc)
+    mu_hat = tree_lib.bias_correction(mu, b1, count_inc)
+    nu_hat = tree_lib.bias_correction(nu, b2, count_inc)
     updates = precondition(mu_hat, nu_hat, eps, eps_root)
     return updates, ScaleByAdamState(count=count_inc, mu=mu, nu=nu)
 

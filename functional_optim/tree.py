@@ -1,31 +1,40 @@
-"""Pytree arithmetic, under the names of `optax.tree`."""
+"""Pytree utilities under the names of `optax.tree` (`add`, `get`, `norm`, ...).
 
-from ._tree import add
-from ._tree import add_scale
-from ._tree import allclose
-from ._tree import batch_shape
-from ._tree import bias_correction
-from ._tree import cast
-from ._tree import cast_like
-from ._tree import clip
-from ._tree import conj
-from ._tree import div
-from ._tree import full_like
-from ._tree import max  # noqa: A004
-from ._tree import min  # noqa: A004
-from ._tree import mul
-from ._tree import norm
-from ._tree import ones_like
-from ._tree import random_like
-from ._tree import real
-from ._tree import scale
-from ._tree import size
-from ._tree import split_key_like
-from ._tree import sub
-from ._tree import sum  # noqa: A004
-from ._tree import update_infinity_moment
-from ._tree import update_moment
-from ._tree import update_moment_per_elem_norm
-from ._tree import vdot
-from ._tree import where
-from ._tree import zeros_like
+The same functions as `functional_optim.tree_utils`, without the `tree_` prefix.
+"""
+
+from .tree_utils._casting import tree_cast as cast
+from .tree_utils._casting import tree_cast_like as cast_like
+from .tree_utils._casting import tree_dtype as dtype
+from .tree_utils._random import tree_random_like as random_like
+from .tree_utils._random import tree_split_key_like as split_key_like
+from .tree_utils._random import tree_unwrap_random_key_data as unwrap_random_key_data
+from .tree_utils._state_utils import tree_get as get
+from .tree_utils._state_utils import tree_get_all_with_path as get_all_with_path
+from .tree_utils._state_utils import tree_map_params as map_params
+from .tree_utils._state_utils import tree_set as set  # noqa: A004 (optax's name)
+from .tree_utils._tree_math import tree_add as add
+from .tree_utils._tree_math import tree_add_scale as add_scale
+from .tree_utils._tree_math import tree_allclose as allclose
+from .tree_utils._tree_math import tree_batch_shape as batch_shape
+from .tree_utils._tree_math import tree_bias_correction as bias_correction
+from .tree_utils._tree_math import tree_clip as clip
+from .tree_utils._tree_math import tree_conj as conj
+from .tree_utils._tree_math import tree_div as div
+from .tree_utils._tree_math import tree_full_like as full_like
+from .tree_utils._tree_math import tree_max as max  # noqa: A004 (optax's name)
+from .tree_utils._tree_math import tree_min as min  # noqa: A004 (optax's name)
+from .tree_utils._tree_math import tree_mul as mul
+from .tree_utils._tree_math import tree_norm as norm
+from .tree_utils._tree_math import tree_ones_like as ones_like
+from .tree_utils._tree_math import tree_real as real
+from .tree_utils._tree_math import tree_scale as scale
+from .tree_utils._tree_math import tree_size as size
+from .tree_utils._tree_math import tree_sub as sub
+from .tree_utils._tree_math import tree_sum as sum  # noqa: A004 (optax's name)
+from .tree_utils._tree_math import tree_update_infinity_moment as update_infinity_moment
+from .tree_utils._tree_math import tree_update_moment as update_moment
+from .tree_utils._tree_math import tree_update_moment_per_elem_norm as update_moment_per_elem_norm
+from .tree_utils._tree_math import tree_vdot as vdot
+from .tree_utils._tree_math import tree_where as where
+from .tree_utils._tree_math import tree_zeros_like as zeros_like

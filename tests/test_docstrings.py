@@ -11,7 +11,17 @@ PUBLIC_MODULES = [
     "functional_optim",
     "functional_optim.schedules",
     "functional_optim.tree",
+    "functional_optim.tree_utils",
+    "functional_optim.transforms",
+    "functional_optim.contrib",
     "functional_optim.torchlike",
+    "functional_optim.experimental.aggregating",
+    "functional_optim.perturbations",
+    "functional_optim.projections",
+    "functional_optim.second_order",
+    "functional_optim.assignment",
+    "functional_optim.microbatching",
+    "functional_optim.losses",
     "torch_bridge",
 ]
 

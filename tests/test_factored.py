@@ -141,3 +141,29 @@ def test_update_needs_params():
 def test_invalid_hyperparameters_raise(factory, kwargs, name):
   with pytest.raises(ValueError, match=name):
     factory(**kwargs)
+
+
+@pytest.mark.parametrize("masked_node", [False, True])
+def test_params_without_leaves(masked_node):
+  # A params tree with no leaves: what `masked` and `partition` pass a transformation
+  # whose group is empty. optax handles it; init used to fail on it here.
+  for lib in (fo, optax):
+    params = {"w": lib.MaskedNode()} if masked_node else {}
+    tx = lib.scale_by_factored_rms()
+    updates, state = tx.update(params, tx.init(params), params)
+    assert updates == params and state.v_row == params and int(state.count) == 1
+
+
+def test_adafactor_in_an_unused_partition_and_all_false_mask():
+  params = {"w": jnp.ones((2, 3)), "b": jnp.ones(3)}
+  grads = jax.tree.map(lambda p: 0.5 * p, params)
+  for make in (
+      lambda lib: lib.partition({"factored": lib.adafactor(0.1), "sgd": lib.sgd(0.1)},
+                                {"w": "sgd", "b": "sgd"}),
+      lambda lib: lib.masked(lib.adafactor(0.1), {"w": False, "b": False}),
+  ):
+    ours, theirs = make(fo), make(optax)
+    parity.assert_trees_close(
+        ours.update(grads, ours.init(params), params)[0],
+        theirs.update(grads, theirs.init(params), params)[0],
+    )

@@ -1,6 +1,7 @@
 """scale_by_lion and lion against optax."""
 
 import jax
+import jax.numpy as jnp
 import optax
 import pytest
 from hypothesis import given, strategies as st
@@ -75,13 +76,20 @@ def test_lion_schedules(spec, decay):
         (dict(b1=1.5), "b1"),
         (dict(b2=1.0), "b2"),
         (dict(b2=-0.5), "b2"),
-        (dict(mode="soft"), "mode"),
         (dict(smooth_beta=0.0), "smooth_beta"),
     ],
 )
 def test_scale_by_lion_rejects_invalid(kwargs, name):
   with pytest.raises(ValueError, match=name):
     fo.scale_by_lion(**kwargs)
+
+
+def test_scale_by_lion_rejects_an_unknown_mode_at_update():
+  # As optax: building and init succeed, update raises.
+  tx = fo.scale_by_lion(mode="soft")
+  state = tx.init(jnp.zeros(2))
+  with pytest.raises(ValueError, match="mode"):
+    tx.update(jnp.ones(2), state)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,21 @@
+"""Aggregation of per-example gradients, mirroring ``optax.experimental.aggregating``."""
+
+# pylint: disable=g-importing-member
+
+from functional_optim.experimental._aggregating import AccumulateAvgUpdatesState
+from functional_optim.experimental._aggregating import accumulate_avg_updates
+from functional_optim.experimental._aggregating import add_mean_variance_to_opt
+from functional_optim.experimental._aggregating import AggregatedUpdates
+from functional_optim.experimental._aggregating import Aggregator
+from functional_optim.experimental._aggregating import AggregatorUpdateFn
+from functional_optim.experimental._aggregating import average_incrementally_updates
+from functional_optim.experimental._aggregating import average_per_element_updates
+from functional_optim.experimental._aggregating import get_batch_size_from_per_elt_updates
+from functional_optim.experimental._aggregating import get_per_element_mean_and_sum_sq_diff_grads
+from functional_optim.experimental._aggregating import get_unbiased_mean_and_variance_ema
+from functional_optim.experimental._aggregating import MaybeAxis
+from functional_optim.experimental._aggregating import PerElementMeanAndSumSqDiffGradsState
+from functional_optim.experimental._aggregating import PerElementMeanAndVarianceEMAState
+from functional_optim.experimental._aggregating import PerElementUpdates
+from functional_optim.experimental._aggregating import process
+from functional_optim.experimental._aggregating import track_per_element_mean_and_variance_with_ema
