@@ -289,3 +289,35 @@ def test_state_dict_is_torch_s_own_and_linear():
   state_dict = opt.state_dict()
   assert set(state_dict["state"]) == set(range(300))
   assert state_dict["state"][7]["exp_avg"] is opt.state[params[7]]["exp_avg"]  # no copies, as torch
+
+
+@pytest.mark.parametrize("name", ["schedule_free_adamw", "schedule_free_sgd"])
+def test_schedule_free_eval_and_train_swap_parameters_as_optax_computes_them(name):
+  import jax.numpy as jnp
+  import optax
+  ours_tx, their_tx = getattr(fo.contrib, name)(learning_rate=0.1), getattr(optax.contrib, name)(learning_rate=0.1)
+  w = torch.nn.Parameter(torch.tensor([1.0, -2.0, 0.5]))
+  opt = torch_bridge.FunctionalOptimizer([w], ours_tx)
+  params = (jnp.array([1.0, -2.0, 0.5]),)
+  state = their_tx.init(params)
+  for seed in range(4):
+    g = _grads([w], seed)[0]
+    w.grad = g
+    opt.step()
+    updates, state = their_tx.update((jnp.asarray(g.numpy()),), state, params)
+    params = optax.apply_updates(params, updates)
+  torch.testing.assert_close(w.detach(), torch.tensor(params[0].tolist()), rtol=RTOL, atol=ATOL)
+  training = w.detach().clone()
+  opt.eval()
+  expected = optax.contrib.schedule_free_eval_params(state, params)[0]
+  torch.testing.assert_close(w.detach(), torch.tensor(expected.tolist()), rtol=RTOL, atol=ATOL)
+  with pytest.raises(RuntimeError, match="train()"):
+    opt.step()
+  opt.train()
+  torch.testing.assert_close(w.detach(), training, rtol=RTOL, atol=ATOL)
+
+
+def test_eval_needs_a_schedule_free_transformation():
+  w = torch.nn.Parameter(torch.ones(2))
+  with pytest.raises(TypeError, match="schedule-free"):
+    torch_bridge.FunctionalOptimizer([w], fo.adam(0.1)).eval()

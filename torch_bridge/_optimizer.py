@@ -287,6 +287,8 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     if closure is not None:
       with torch.enable_grad():
         loss = closure()
+    if getattr(self, "_eval_mode", False):
+      raise RuntimeError("the optimizer is in eval mode (schedule-free evaluation parameters); call train() before step()")
     self._check_groups_unchanged()
     for rt in self._runtimes:
       rt.buffers.check_params()
@@ -457,6 +459,47 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       for i, p in enumerate(rt.params):
         if rt.store.views[i]:
           self.state[p] = self._new_entry(rt, i)
+
+  # ---- schedule-free evaluation parameters -----------------------------------------
+
+  @torch.no_grad()
+  def eval(self) -> None:
+    """Schedule-free transformations: puts the evaluation parameters `x` into the model.
+
+    As `schedulefree`'s torch optimizers (facebookresearch) do: call `eval()` before
+    evaluating or saving the model, `train()` before training again. `x = (y - (1 - b1) z) / b1`
+    (`functional_optim.contrib.schedule_free_eval_params`), from each parameter's `z` and the
+    group's `b1`; a parameter without state is left as it is.
+    """
+    self._swap_schedule_free(to_eval=True)
+
+  @torch.no_grad()
+  def train(self) -> None:
+    """Schedule-free transformations: puts the training parameters `y` back (see `eval`)."""
+    self._swap_schedule_free(to_eval=False)
+
+  def _swap_schedule_free(self, *, to_eval: bool) -> None:
+    if getattr(self, "_eval_mode", False) == to_eval:
+      return
+    pairs = []
+    for rt in self._runtimes:
+      names = [part.field for part in rt.store.layout.parts]
+      z_name = next((n for n in names if n.split(".")[-1] == "z"), None)
+      b1_name = next((n for n in names if n.split(".")[-1] == "b1"), None)
+      if z_name is None or b1_name is None:
+        raise TypeError("eval() and train() need a schedule-free transformation "
+                        "(functional_optim.contrib.schedule_free_*): this state has no 'z' and 'b1'")
+      for p in rt.params:
+        entry = self._entry(p)
+        if entry:
+          pairs.append((p, entry[z_name], entry[b1_name]))
+    for p, z, b1 in pairs:
+      b1 = b1.to(p.dtype)
+      if to_eval:
+        p.copy_((p - (1 - b1) * z) / b1)
+      else:
+        p.copy_((1 - b1) * z + b1 * p)
+    self._eval_mode = to_eval
 
   # ---- checkpoints ------------------------------------------------------------------
 
