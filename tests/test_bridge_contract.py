@@ -11,7 +11,6 @@ parameters, tensor kinds the bridge refuses, and `torch.compile`.
 import collections
 import copy
 import pickle
-import warnings
 
 import pytest
 import torch

@@ -11,7 +11,6 @@ step gives what it would have given without the bad call.
 import copy
 import functools
 import io
-import warnings
 
 import pytest
 import torch
@@ -21,12 +20,11 @@ import torch_bridge
 from dropin_harness import TinyNet, assert_state_dicts_equal, batches, state_dict_copy
 
 # Named differences from torch.optim (each used by the test that shows it).
-TORCH_ONLY_WARNS_ON_DUPLICATE_PARAMETERS = True  # and then steps the parameter twice
 TORCH_ACCEPTS_NAN_LR_IN_SGD = True  # `nan < 0.0` is False; the bridge's `0 <= lr` check rejects it
 TORCH_CHECKS_NO_GROUP_HYPERPARAMETERS_IN_ADD_PARAM_GROUP = True
 TORCH_STEPS_SPARSE_GRADIENTS_IN_SGD_AND_ADAGRAD = True  # the drop-ins take dense gradients only
 TORCH_HAS_NO_GRADIENT_SHAPE_OR_DTYPE_CHECK = True  # it fails inside an op with an incidental message
-TORCH_LOADS_STATE_DICTS_UNCHECKED = True  # wrong keys, shapes, dtypes or algorithm load; the step fails later
+TORCH_LOADS_STATE_DICTS_UNCHECKED = True  # wrong keys, shapes or algorithm load; the step fails later
 
 DROPINS = ["SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adamax", "NAdam", "RAdam", "Rprop", "ASGD",
            "Adadelta", "Adafactor", "Muon", "SparseAdam", "LBFGS"]

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, strategies as st
 
 import functional_optim as fo
-import parity
 
 
 @given(x=st.lists(st.floats(-10, 10), min_size=1, max_size=6), min_norm=st.floats(0.0, 5.0))

@@ -21,7 +21,7 @@ There are two compiled programs per structure, both built at the first step:
   and elements of parameters without a gradient keep their values and state.
 """
 
-from typing import Any, Mapping, Optional
+from typing import Mapping, Optional
 
 import jax
 import jax.numpy as jnp

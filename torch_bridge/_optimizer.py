@@ -4,7 +4,7 @@ import collections
 import contextlib
 import inspect
 from collections.abc import Mapping
-from typing import Any, Callable, Iterator, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import jax
 import jax.numpy as jnp
@@ -25,37 +25,6 @@ GLOBAL_STATE_KEY = "global_state"
 
 def _is_transformation(obj) -> bool:
   return hasattr(obj, "init") and hasattr(obj, "update") and callable(obj.update)
-
-
-def _to_torch(x: jax.Array) -> torch.Tensor:
-  if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
-    x = jax.random.key_data(x)
-  return torch.from_dlpack(x).clone()
-
-
-def _to_jax(t: torch.Tensor, like: jax.Array) -> jax.Array:
-  value = jnp.array(jnp.from_dlpack(t.detach().contiguous()), copy=True)
-  if jnp.issubdtype(like.dtype, jax.dtypes.prng_key):
-    return jax.random.wrap_key_data(value, impl=jax.random.key_impl(like))
-  return value
-
-
-def _expected_dtype(like: jax.Array):
-  if jnp.issubdtype(like.dtype, jax.dtypes.prng_key):
-    return jax.random.key_data(like).dtype
-  return like.dtype
-
-
-def _check_tensor(where: str, value, like: jax.Array) -> None:
-  if not isinstance(value, torch.Tensor):
-    raise ValueError(f"{where}: expected a tensor, got {type(value).__name__}")
-  expected_shape = tuple(jax.random.key_data(like).shape if jnp.issubdtype(like.dtype, jax.dtypes.prng_key) else like.shape)
-  if tuple(value.shape) != expected_shape:
-    raise ValueError(f"{where}: expected shape {expected_shape}, got {tuple(value.shape)}")
-  expected = str(_expected_dtype(like))
-  got = str(value.dtype).removeprefix("torch.")
-  if got != expected:
-    raise ValueError(f"{where}: expected dtype {expected}, got {got}")
 
 
 def _in_state_dtype(make_transformation, state_dtype: Optional[torch.dtype]):

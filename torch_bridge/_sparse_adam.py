@@ -7,7 +7,7 @@ masks to `torchlike.sparse_adam` as its `grad_mask` argument, through the
 `_gather` hook of `FunctionalOptimizer`; the step itself is the shared one.
 """
 
-from typing import Any, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 import jax.numpy as jnp
 import torch

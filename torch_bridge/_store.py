@@ -24,7 +24,7 @@ buffers and keeps `optimizer.state` in sync with them.
 """
 
 import dataclasses
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional
 
 import jax
 import jax.numpy as jnp
@@ -358,18 +358,3 @@ def copy_entry(entry: Mapping[str, Any], views: Mapping[str, torch.Tensor]) -> N
         view.copy_(value.reshape(view.shape) if view.ndim == 0 else value)
       else:
         view.fill_(value)
-
-
-def foreign_tensors(entry: Mapping[str, Any], views: Mapping[str, torch.Tensor]) -> list:
-  """`(tensor, view)` for each tensor in `entry` that is not the store's own view."""
-  return [
-      (entry[name], view) for name, view in views.items()
-      if isinstance(entry.get(name), torch.Tensor) and entry[name] is not view
-  ]
-
-
-def fresh_values(slayout: StateLayout, layout: Layout, flat_scalars, fresh: State,
-                 keys: Sequence[str]) -> dict[str, jax.Array]:
-  """The stored buffers of a freshly initialized state (eagerly, on the host)."""
-  packed = pack(slayout, layout, flat_scalars, fresh)
-  return {key: packed[key] for key in keys}
