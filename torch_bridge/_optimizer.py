@@ -238,7 +238,10 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       for p in group["params"]:
         _check_supported_tensor(p)
       distinct = list({id(p): p for p in group["params"]}.values())
-      runtime = self._new_runtime(group, distinct)
+      try:
+        runtime = self._new_runtime(group, distinct)
+      except RuntimeError as error:  # the algorithm refuses these parameters; torch says so at step()
+        runtime = _Refused(distinct, error)
       counts = collections.Counter(id(p) for p in group["params"])
       runtime.multiplicity = [counts[id(p)] for p in distinct]
       self._runtimes.append(runtime)
@@ -260,7 +263,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       raise RuntimeError("the optimizer is in eval mode (schedule-free evaluation parameters); call train() before step()")
     self._check_groups_unchanged()
     for rt in self._runtimes:
-      rt.buffers.check_params()
+      rt.buffers.check_params()  # (a refused group raises its algorithm's error here)
     gathered = [self._gather(rt) for rt in self._runtimes]
     if not any(any(has_grad) for _, _, has_grad in gathered):
       return loss  # torch does nothing when no parameter has a gradient
@@ -518,6 +521,8 @@ class FunctionalOptimizer(torch.optim.Optimizer):
 
   def _validated(self, state_dict):
     """`(new_groups, {(group, index): entry})`, checked, without touching the optimizer."""
+    for rt in self._runtimes:
+      rt.buffers.check_params()  # a refused group raises its algorithm's error
     missing = {"state", "param_groups"} - set(state_dict)
     if missing:
       raise ValueError(f"state_dict is missing {sorted(missing)}")
@@ -603,6 +608,20 @@ class FunctionalOptimizer(torch.optim.Optimizer):
           _store.check_entry(f"{i} of its group", entry, rt.store.views[i])
           _store.copy_entry(entry, rt.store.views[i])
           self.state[p] = self._new_entry(rt, i)
+
+
+class _Refused:
+  """A group whose parameters the algorithm refuses (Muon: not 2-D, Adafactor: complex).
+
+  torch raises such errors at the first step, not at construction; so does this.
+  """
+
+  def __init__(self, params, error: Exception):
+    self.params, self.error, self.multiplicity = params, error, [1] * len(params)
+    self.buffers = self  # `rt.buffers.check_params()` is where a step first looks at a group
+
+  def check_params(self) -> None:
+    raise self.error
 
 
 class _FixedTransformationGroup(dict):
