@@ -320,3 +320,28 @@ def test_eval_needs_a_schedule_free_transformation():
   w = torch.nn.Parameter(torch.ones(2))
   with pytest.raises(TypeError, match="schedule-free"):
     torch_bridge.FunctionalOptimizer([w], fo.adam(0.1)).eval()
+
+
+@pytest.mark.parametrize("name,kwargs", [("SGD", {"lr": 0.1}), ("SGD", {"lr": 0.1, "momentum": 0.9}),
+                                         ("Adagrad", {"lr": 0.1}), ("Adagrad", {"lr": 0.1, "lr_decay": 0.01})])
+def test_sgd_and_adagrad_step_sparse_gradients_as_torch(name, kwargs):
+  results = []
+  for module in (torch.optim, torch_bridge):
+    embedding = torch.nn.Embedding(6, 3, sparse=True)
+    with torch.no_grad():
+      embedding.weight.copy_(torch.arange(18.0).reshape(6, 3) / 10)
+    opt = getattr(module, name)(embedding.parameters(), **kwargs)
+    for rows in ([1, 1, 4], [0, 4], [5]):
+      opt.zero_grad()
+      embedding(torch.tensor(rows)).pow(2).sum().backward()
+      opt.step()
+    results.append(embedding.weight.detach().clone())
+  torch.testing.assert_close(results[1], results[0], rtol=RTOL, atol=ATOL)
+
+
+def test_adagrad_refuses_weight_decay_with_sparse_gradients_as_torch():
+  embedding = torch.nn.Embedding(4, 2, sparse=True)
+  opt = torch_bridge.Adagrad(embedding.parameters(), weight_decay=0.1)
+  embedding(torch.tensor([1])).sum().backward()
+  with pytest.raises(RuntimeError, match="weight_decay option is not compatible with sparse gradients"):
+    opt.step()

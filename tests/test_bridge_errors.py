@@ -22,7 +22,6 @@ from dropin_harness import TinyNet, assert_state_dicts_equal, batches, state_dic
 # Named differences from torch.optim (each used by the test that shows it).
 TORCH_ACCEPTS_NAN_LR_IN_SGD = True  # `nan < 0.0` is False; the bridge's `0 <= lr` check rejects it
 TORCH_CHECKS_NO_GROUP_HYPERPARAMETERS_IN_ADD_PARAM_GROUP = True
-TORCH_STEPS_SPARSE_GRADIENTS_IN_SGD_AND_ADAGRAD = True  # the drop-ins take dense gradients only
 TORCH_HAS_NO_GRADIENT_SHAPE_OR_DTYPE_CHECK = True  # it fails inside an op with an incidental message
 TORCH_LOADS_STATE_DICTS_UNCHECKED = True  # wrong keys, shapes or algorithm load; the step fails later
 
@@ -306,20 +305,6 @@ def test_sparse_gradient_raises_torchs_error_and_changes_nothing(name):
   backward()
   snapshot = Snapshot(params, opt)
   assert_same_error(raised(opt.step), theirs)
-  snapshot.assert_unchanged(opt)
-
-
-@pytest.mark.parametrize("name", ["SGD", "Adagrad"])
-def test_sparse_gradient_raises_where_torch_steps_it(name):
-  assert TORCH_STEPS_SPARSE_GRADIENTS_IN_SGD_AND_ADAGRAD
-  theirs_opt, _, theirs_backward = _sparse_setup(lambda p: getattr(torch.optim, name)(p, lr=0.1))
-  theirs_backward()
-  theirs_opt.step()
-  opt, params, backward = _sparse_setup(lambda p: getattr(torch_bridge, name)(p, lr=0.1))
-  backward()
-  snapshot = Snapshot(params, opt)
-  with pytest.raises(RuntimeError, match=f"torch_bridge.{name} does not support sparse gradients"):
-    opt.step()
   snapshot.assert_unchanged(opt)
 
 

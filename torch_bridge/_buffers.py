@@ -7,7 +7,7 @@ back with one copy per parameter, into the parameter's own storage.
 """
 
 import dataclasses
-from typing import Sequence
+from typing import Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -115,13 +115,15 @@ class GroupBuffers:
     return flat
 
   def grads_to_jax(
-      self, sparse_message: str = "this optimizer does not support sparse gradients"
+      self, sparse_message: Optional[str] = "this optimizer does not support sparse gradients"
   ) -> tuple[dict[str, jax.Array], list[bool]]:
     """The gradients as one flat JAX array per dtype, and which parameters have one.
 
     A parameter without a gradient contributes its own values as filler;
     the compiled step masks them out before the transformation sees them. A sparse
-    gradient raises `RuntimeError(sparse_message)`. One pass over the parameters:
+    gradient raises `RuntimeError(sparse_message)`, or, when `sparse_message` is None
+    (torch's SGD and Adagrad), is made dense: zeros where it has no entry, which these
+    algorithms step exactly as torch steps the sparse entries. One pass over the parameters:
     with thousands of them, per-parameter Python work is what a step costs.
     """
     pieces = {name: [] for name in self._members}
@@ -133,7 +135,9 @@ class GroupBuffers:
         g = p
       else:
         if g.is_sparse:
-          raise RuntimeError(sparse_message)
+          if sparse_message is not None:
+            raise RuntimeError(sparse_message)
+          g = g.to_dense()
         check_grad_matches(p, g)
         has_grad.append(True)
       g = g.detach()

@@ -8,7 +8,7 @@ import torch
 
 from ._optimizer import FunctionalOptimizer
 
-# torch.optim.SGD and Adagrad step sparse gradients; the drop-ins do not (yet).
+# torch.optim.SGD and Adagrad step sparse gradients (the drop-ins make them dense first).
 _TORCH_TAKES_SPARSE_GRADIENTS = ("SGD", "Adagrad")
 
 
@@ -37,9 +37,6 @@ def sparse_gradient_message(name: str) -> str:
   """torch.optim's error for a sparse gradient given to optimizer `name`."""
   if name in ("Adam", "AdamW"):  # torch 2.13's AdamW is an Adam and says so
     return "Adam does not support sparse gradients, please consider SparseAdam instead"
-  if name in _TORCH_TAKES_SPARSE_GRADIENTS:
-    return (f"torch_bridge.{name} does not support sparse gradients (torch.optim.{name} does); "
-            "pass dense gradients, or use torch_bridge.SparseAdam")
   return f"{name} does not support sparse gradients"
 
 
@@ -97,5 +94,6 @@ class TorchDropIn(FunctionalOptimizer):
   def _exported(self, name: str) -> bool:
     return name in self.torch_state_keys
 
-  def _sparse_gradient_message(self) -> str:
-    return sparse_gradient_message(type(self).__name__)
+  def _sparse_gradient_message(self) -> Optional[str]:
+    name = type(self).__name__
+    return None if name in _TORCH_TAKES_SPARSE_GRADIENTS else sparse_gradient_message(name)

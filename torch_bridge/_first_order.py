@@ -163,6 +163,12 @@ class Adagrad(TorchDropIn):
                      maximize=maximize, differentiable=differentiable, fused=fused, state_dtype=state_dtype)
     self._materialize_state()  # torch creates Adagrad's state when it is built, not at the first step
 
+  def _gather(self, runtime):
+    group = next(g for g, rt in zip(self.param_groups, self._runtimes) if rt is runtime)
+    if group["weight_decay"] != 0 and any(p.grad is not None and p.grad.is_sparse for p in runtime.params):
+      raise RuntimeError("weight_decay option is not compatible with sparse gradients")
+    return super()._gather(runtime)
+
 
 class RMSprop(TorchDropIn):
   """`torch.optim.RMSprop` (momentum, centered, weight decay, maximize).
