@@ -82,14 +82,20 @@ def assert_matches_torch(
     dtype=torch.float32,
     rtol: float = RTOL,
     atol: float = ATOL,
+    state_tolerance: Optional[dict] = None,
 ):
-  """Trains `torch.optim.<name>` and `torch_bridge.<name>` side by side and compares."""
+  """Trains `torch.optim.<name>` and `torch_bridge.<name>` side by side and compares.
+
+  Parameters are compared at `rtol`/`atol` after every step; the state dicts at
+  `state_tolerance` (a named flag of the caller's) when given, else at the same.
+  """
+  state_tolerance = state_tolerance or dict(rtol=rtol, atol=atol)
   theirs_model, ours_model = TinyNet(seed, dtype), TinyNet(seed, dtype)
   theirs = getattr(torch.optim, name)(theirs_model.parameters(), **kwargs)
   ours = getattr(torch_bridge, name)(ours_model.parameters(), **kwargs)
   for t, (x, y) in enumerate(batches(seed + 1, num_steps, dtype)):
     if t == swap_at:  # each continues from the other's checkpoint
-      assert_state_dicts_close(ours.state_dict(), theirs.state_dict(), rtol, atol)
+      assert_state_dicts_close(ours.state_dict(), theirs.state_dict(), **state_tolerance)
       our_checkpoint, their_checkpoint = _saved(ours), _saved(theirs)
       ours.load_state_dict(their_checkpoint)
       theirs.load_state_dict(our_checkpoint)
@@ -98,7 +104,7 @@ def assert_matches_torch(
     _step(ours_model, ours, x, y, drop)
     for (pname, a), b in zip(ours_model.named_parameters(), theirs_model.parameters()):
       torch.testing.assert_close(a, b, rtol=rtol, atol=atol, msg=f"{name} step {t} {pname}")
-  assert_state_dicts_close(ours.state_dict(), theirs.state_dict(), rtol, atol)
+  assert_state_dicts_close(ours.state_dict(), theirs.state_dict(), **state_tolerance)
 
 
 class CompileCounter:

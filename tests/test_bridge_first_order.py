@@ -37,7 +37,16 @@ OPTIONS = {
 @given(data=st.data())
 def test_matches_torch_with_checkpoint_interchange(name, data):
   kwargs = data.draw(OPTIONS[name], label="kwargs")
-  assert_matches_torch(name, kwargs, **{k: data.draw(v, label=k) for k, v in common.items()})
+  state_tolerance = RMSPROP_STATE_AMPLIFIES_GRADIENT_ROUNDING if name == "RMSprop" else None
+  assert_matches_torch(name, kwargs, state_tolerance=state_tolerance,
+                       **{k: data.draw(v, label=k) for k, v in common.items()})
+
+
+# RMSprop's state (momentum_buffer ~ grad / sqrt(square_avg), grad_avg) inherits the float32 rounding
+# of the parameters amplified through torch's backward pass: up to ~3e-5 relative on moderate values
+# (seed 100, centered, momentum 0.9, maximize; unchanged since the first bridge, see README "Not
+# promised"). Parameters are still compared at RTOL/ATOL after every step.
+RMSPROP_STATE_AMPLIFIES_GRADIENT_ROUNDING = dict(rtol=2e-4, atol=2e-5)
 
 
 @pytest.mark.parametrize("name", sorted(OPTIONS))

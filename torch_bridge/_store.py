@@ -341,7 +341,7 @@ def check_entry(label, entry: Mapping[str, Any], views: Mapping[str, torch.Tenso
     if isinstance(value, torch.Tensor):
       if value.layout != torch.strided:
         raise ValueError(f"{where}: expected a dense tensor, got layout {value.layout}")
-      if tuple(value.shape) != tuple(view.shape) and not (view.ndim == 0 and value.numel() == 1):
+      if tuple(value.shape) != tuple(view.shape):
         raise ValueError(f"{where}: expected shape {tuple(view.shape)}, got {tuple(value.shape)}")
       if value.is_complex() and not view.is_complex():
         raise ValueError(f"{where}: expected a real tensor, got {value.dtype}")
@@ -355,6 +355,6 @@ def copy_entry(entry: Mapping[str, Any], views: Mapping[str, torch.Tensor]) -> N
     for name, view in views.items():
       value = entry[name]
       if isinstance(value, torch.Tensor):
-        view.copy_(value.reshape(view.shape) if view.ndim == 0 else value)
+        view.copy_(value)
       else:
         view.fill_(value)
