@@ -178,6 +178,8 @@ FAULTS_BEFORE_THE_PROGRAM = {
 @pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
 @pytest.mark.parametrize("fault", sorted(FAULTS_BEFORE_THE_PROGRAM))
 def test_fault_before_the_compiled_step_changes_nothing(optimizer, fault):
+  if fault == "sparse_grad_last_param" and optimizer in ("SGD", "Adagrad"):
+    pytest.skip("SGD and Adagrad step sparse gradients, as torch does")
   _run(optimizer, *FAULTS_BEFORE_THE_PROGRAM[fault])
 
 
