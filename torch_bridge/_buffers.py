@@ -79,6 +79,7 @@ class GroupBuffers:
     self._param_buffers: dict[str, torch.Tensor] = {}
     self._grad_buffers: dict[str, torch.Tensor] = {}
     self._imported: dict[int, jax.Array] = {}  # id(buffer) -> its JAX view
+    self._flat_views: dict[int, tuple[int, torch.Tensor]] = {}  # index -> (data_ptr, 1-D view)
 
   def _buffer(self, buffers: dict, name: str) -> torch.Tensor:
     if name not in buffers:
@@ -105,14 +106,25 @@ class GroupBuffers:
         )
 
   def params_to_jax(self) -> dict[str, jax.Array]:
-    """The parameters' current values, copied into the flat buffers, as JAX arrays."""
+    """The parameters' current values as one JAX array per dtype.
+
+    A dtype with one parameter in compact, aligned storage is read in place (the
+    program only reads it); otherwise the values are copied into the flat buffer.
+    """
     flat = {}
     with torch.no_grad():
       for name, members in self._members.items():
-        buffer = self._buffer(self._param_buffers, name)
-        torch.cat([self._params[i].detach().reshape(-1) for i in members], out=buffer)
-        flat[name] = self._import(buffer)
+        tensors = [self._params[i].detach() for i in members]
+        flat[name] = self._flatten(tensors, self._param_buffers, name)
     return flat
+
+  def _flatten(self, tensors: list[torch.Tensor], buffers: dict, name: str) -> jax.Array:
+    """One flat JAX array of `tensors` (detached): zero-copy for one compact aligned tensor."""
+    if len(tensors) == 1 and _importable(tensors[0]):
+      return jnp.from_dlpack(tensors[0].view(-1))
+    buffer = self._buffer(buffers, name)
+    torch.cat([t.reshape(-1) for t in tensors], out=buffer)
+    return self._import(buffer)
 
   def grads_to_jax(
       self, sparse_message: Optional[str] = "this optimizer does not support sparse gradients"
@@ -140,24 +152,50 @@ class GroupBuffers:
           g = g.to_dense()
         check_grad_matches(p, g)
         has_grad.append(True)
-      g = g.detach()
-      pieces[slot.dtype].append(g.view(-1) if g.is_contiguous() else g.reshape(-1))
-    flat = {}
+      pieces[slot.dtype].append(g.detach())
     with torch.no_grad():
-      for name, tensors in pieces.items():
-        buffer = self._buffer(self._grad_buffers, name)
-        torch.cat(tensors, out=buffer)
-        flat[name] = self._import(buffer)
+      flat = {name: self._flatten(tensors, self._grad_buffers, name) for name, tensors in pieces.items()}
     return flat, has_grad
 
-  def param_views(self, new_flat: dict[str, torch.Tensor]) -> list[torch.Tensor]:
-    """Each parameter's slice of the new flat values (torch tensors), in group order."""
-    return [new_flat[s.dtype][s.offset:s.offset + s.size].view(s.shape) for s in self.layout.slots]
-
   def write_params(self, new_flat: dict[str, torch.Tensor]) -> None:
-    """Copies new parameter values into each parameter's own storage, in place."""
+    """Copies new parameter values into each parameter's own storage, in place.
+
+    One `torch.split` per dtype and one `_foreach_copy_` for the group: per-parameter
+    slicing in Python costs more than the copy itself with thousands of tensors.
+    Contiguous parameters are written through a flat view of them (cached while
+    their storage stays the same); others through a view of the new values.
+    """
+    targets, sources = [], []
+    for name, members in self._members.items():
+      pieces = torch.split(new_flat[name], [self.layout.slots[i].size for i in members])
+      for i, piece in zip(members, pieces):
+        target = self._flat_view(i)
+        if target is None:
+          targets.append(self._params[i])
+          sources.append(piece.view(self.layout.slots[i].shape))
+        else:
+          targets.append(target)
+          sources.append(piece)
     with torch.no_grad():
-      torch._foreach_copy_(self._params, self.param_views(new_flat))
+      torch._foreach_copy_(targets, sources)
+
+  def _flat_view(self, index: int):
+    """A 1-D view of contiguous parameter `index`'s storage, or None if it is not contiguous."""
+    p = self._params[index]
+    pointer = p.data_ptr()
+    cached = self._flat_views.get(index)
+    if cached is not None and cached[0] == pointer and cached[1].data_ptr() == pointer:
+      return cached[1]
+    if not p.is_contiguous():
+      return None
+    view = p.detach().view(-1)
+    self._flat_views[index] = (pointer, view)
+    return view
+
+
+def _importable(t: torch.Tensor) -> bool:
+  """Whether DLPack hands `t` to JAX without a copy: compact storage aligned to 64 bytes."""
+  return t.numel() > 0 and t.is_contiguous() and t.data_ptr() % 64 == 0
 
 
 def check_grad_matches(p: torch.Tensor, g: torch.Tensor) -> None:
