@@ -8,7 +8,7 @@ import jax.numpy as jnp
 
 import functional_optim as fo
 from functional_optim import _base
-from functional_optim.contrib._hparams import check_non_negative
+from functional_optim._checks import check_non_negative
 
 __all__ = ["DifferentiallyPrivateAggregateState", "differentially_private_aggregate", "dpsgd"]
 

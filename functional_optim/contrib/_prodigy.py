@@ -7,9 +7,9 @@ import jax.numpy as jnp
 
 import functional_optim as fo
 from functional_optim import _base
-from functional_optim.contrib._hparams import check_in_range
-from functional_optim.contrib._hparams import check_non_negative
-from functional_optim.contrib._hparams import check_positive
+from functional_optim._checks import check_in_range
+from functional_optim._checks import check_non_negative
+from functional_optim._checks import check_positive
 
 __all__ = ["ProdigyState", "prodigy"]
 
