@@ -222,6 +222,17 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     state_layout = _store.state_layout(fresh, layout_of(params), flat_scalars or frozenset(), flat, self._exported)
     return _GroupRuntime(params, flat_scalars, state_layout, params[0].device if params else torch.device("cpu"))
 
+  def _runtime_for(self, group) -> "_GroupRuntime":
+    """A group's runtime: its distinct parameters, and how often the group lists each."""
+    distinct = _distinct(group["params"])
+    try:
+      runtime = self._new_runtime(group, distinct)
+    except RuntimeError as error:  # the algorithm refuses these parameters; torch says so at step()
+      runtime = _Refused(distinct, error)
+    counts = collections.Counter(id(p) for p in group["params"])
+    runtime.multiplicity = [counts[id(p)] for p in distinct]
+    return runtime
+
   def add_param_group(self, param_group: dict[str, Any]) -> None:
     """Adds a group (also mid-training), as torch does; its state starts at the first step."""
     if _is_transformation(self._spec["transformation"]) and isinstance(param_group, dict):
@@ -237,14 +248,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     try:
       for p in group["params"]:
         _check_supported_tensor(p)
-      distinct = list({id(p): p for p in group["params"]}.values())
-      try:
-        runtime = self._new_runtime(group, distinct)
-      except RuntimeError as error:  # the algorithm refuses these parameters; torch says so at step()
-        runtime = _Refused(distinct, error)
-      counts = collections.Counter(id(p) for p in group["params"])
-      runtime.multiplicity = [counts[id(p)] for p in distinct]
-      self._runtimes.append(runtime)
+      self._runtimes.append(self._runtime_for(group))
     except Exception:
       self.param_groups.pop()
       raise
@@ -362,7 +366,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
           "through add_param_group; use add_param_group to add parameters"
       )
     for i, (group, rt) in enumerate(zip(self.param_groups, self._runtimes)):
-      distinct = list({id(p): p for p in group["params"]}.values())
+      distinct = _distinct(group["params"])
       if len(distinct) != len(rt.params) or any(a is not b for a, b in zip(distinct, rt.params)):
         raise RuntimeError(
             f"param_groups[{i}]['params'] was changed in place; use add_param_group to add parameters"
@@ -595,11 +599,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
         group.setdefault(key, value)
       group.update(self.forced_group_keys)
       self.param_groups.append(group)
-      distinct = list({id(p): p for p in group["params"]}.values())
-      runtime = self._new_runtime(group, distinct)
-      counts = collections.Counter(id(p) for p in group["params"])
-      runtime.multiplicity = [counts[id(p)] for p in distinct]
-      self._runtimes.append(runtime)
+      self._runtimes.append(self._runtime_for(group))
     for rt in self._runtimes:
       for i, p in enumerate(rt.params):
         entry = saved_state.get(p)
@@ -636,6 +636,11 @@ class _FixedTransformationGroup(dict):
           "the transformation (functional_optim.warmup_cosine_decay_schedule, ...)"
       )
     raise KeyError(key)
+
+
+def _distinct(params) -> list:
+  """`params` without repetitions (by identity), in order."""
+  return list({id(p): p for p in params}.values())
 
 
 def _zeros(shapes):
