@@ -7,16 +7,22 @@ runs as a `torch.optim.Optimizer`. The example trains a linear model in torch wi
 `optax.chain(optax.clip_by_global_norm(1.0), optax.adabelief(...))` (AdaBelief is not
 in torch.optim) and replays the same training in pure JAX with optax itself: the
 parameters agree to float32 rounding.
-Needs optax (`pip install optax`; it is in the project's `test` extra).
+Needs optax: `pip install "functional-optim[examples]"` (or `pip install optax==0.2.8`).
 """
 
 import argparse
+import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import torch
+
+try:
+  import optax
+except ImportError:
+  sys.exit('optax_in_torch.py needs optax, which is not installed: '
+           'pip install "functional-optim[examples]" (or pip install optax==0.2.8)')
 
 import torch_bridge
 

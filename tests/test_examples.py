@@ -61,11 +61,34 @@ def test_demo_help_documents_the_flags(capsys, monkeypatch):
     ("optax_in_torch.py", ["--steps", "5"], "torch+bridge vs pure optax"),
 ])
 def test_example(script, args, expected):
-  if script == "optax_in_torch.py":
-    pytest.importorskip("optax")
   stdout = run(script, *args)
   assert expected in stdout, stdout
   assert all(d < 1e-5 for d in differences(stdout).values()), stdout
+
+
+def test_accelerate_example_checks_steps_resumption_and_parity():
+  # Gradient accumulation over 3 micro-batches, save_state/load_state halfway, torch.optim next to it.
+  stdout = run("accelerate_train.py", "--steps", "2", "--accumulation", "3", "--micro-batch-size", "2")
+  for name in ["torch.optim.AdamW", "torch_bridge.AdamW", "FunctionalOptimizer(fo.adamw)"]:
+    assert f"{name}: final loss" in stdout and "optimizer steps [2]" in stdout, stdout
+  assert stdout.count("bit-identical to the uninterrupted run") == 3, stdout
+  assert set(differences(stdout)) == {"torch.optim.AdamW vs torch_bridge.AdamW",
+                                      "torch.optim.AdamW vs FunctionalOptimizer(fo.adamw)"}
+
+
+@pytest.mark.parametrize("script, package", [
+    ("optax_in_torch.py", "optax"),
+    ("accelerate_train.py", "accelerate"),
+])
+def test_example_without_its_optional_package_says_what_to_install(script, package):
+  # `sys.modules[package] = None` makes the import fail as if the package were not installed.
+  blocker = f"import sys, runpy; sys.modules[{package!r}] = None; sys.argv = [{script!r}, '--help']; "
+  blocker += f"runpy.run_path({str(EXAMPLES / script)!r}, run_name='__main__')"
+  result = subprocess.run([sys.executable, "-c", blocker], capture_output=True, text=True, timeout=300, cwd=ROOT)
+  assert result.returncode == 1, result.stdout + result.stderr
+  assert "Traceback" not in result.stderr, result.stderr
+  assert "needs" in result.stderr and package in result.stderr, result.stderr
+  assert 'pip install "functional-optim[examples]"' in result.stderr, result.stderr
 
 
 def test_readme_quickstarts_run(tmp_path):
@@ -81,5 +104,6 @@ def test_readme_quickstarts_run(tmp_path):
 
 def test_every_example_is_tested():
   tested = {"demo.py", "jax_quickstart.py", "torch_dropin.py", "param_groups_scheduler.py",
-            "checkpoint_interchange.py", "gradient_accumulation.py", "skip_nonfinite.py", "optax_in_torch.py"}
+            "checkpoint_interchange.py", "gradient_accumulation.py", "skip_nonfinite.py", "optax_in_torch.py",
+            "accelerate_train.py"}
   assert {p.name for p in EXAMPLES.glob("*.py")} == tested

@@ -1,10 +1,19 @@
-"""torch_bridge: functional optimizers as real `torch.optim.Optimizer`s.
+"""torch_bridge: functional optimizers as real `torch.optim.Optimizer` instances.
 
 `FunctionalOptimizer` runs any `(init, update)` transformation (from
 functional_optim or optax, unchanged) in a PyTorch training loop; the drop-in
 classes (`torch_bridge.AdamW`, ...) take torch.optim's arguments, produce its
 numbers and read and write its checkpoints.
 """
+
+try:
+  import torch  # noqa: F401  (checked first, for a message that says what to install)
+except ImportError as error:
+  raise ImportError(
+      "torch_bridge needs PyTorch (torch 2.13 is tested): pip install \"functional-optim[torch]\", "
+      "or choose the build first, e.g. CPU-only: "
+      "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
+  ) from error
 
 from ._adaptive import ASGD
 from ._adaptive import Adadelta

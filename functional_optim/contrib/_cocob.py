@@ -33,8 +33,8 @@ def scale_by_cocob(
   """Rescales updates by the COntinuous COin Betting algorithm.
 
   The update moves the parameters to `p0 + C / (L * max(G + L, alpha * L)) * (L + R)`,
-  with `C` minus the sum of the gradients, `L` the largest |gradient| seen, `G` the
-  sum of |gradient| and `R` the wealth. `update` needs the current parameters. See
+  with `C` minus the sum of the gradients, `L` the largest `|gradient|` seen, `G` the
+  sum of `|gradient|` and `R` the wealth. `update` needs the current parameters. See
   `cocob` for the optimizer.
 
   Args:

@@ -231,7 +231,7 @@ def skip_not_finite(
     params: the parameters (unused).
 
   Returns:
-    `(should_skip, {"should_skip": should_skip, "num_not_finite": count})`.
+    ``(should_skip, {"should_skip": should_skip, "num_not_finite": count})``.
 
   Example:
     >>> import jax.numpy as jnp
@@ -268,7 +268,7 @@ def skip_large_updates(
     max_squared_norm: the largest accepted squared norm (exclusive).
 
   Returns:
-    `(should_skip, {"should_skip": should_skip, "norm_squared": squared_norm})`.
+    ``(should_skip, {"should_skip": should_skip, "norm_squared": squared_norm})``.
 
   Example:
     >>> import jax.numpy as jnp
