@@ -92,7 +92,8 @@ def api_page(module_name, title, home):
     canonical = home.get(id(obj), full_name)
     if canonical != full_name:
       role, kind = ("class", "class") if directive == "autoclass" else ("func", "function")
-      lines += [f".. py:{kind}:: {full_name}", "", f"   The same object as :{role}:`{canonical}`.", ""]
+      lines += [f".. py:{kind}:: {name}", f"   :module: {module_name}", "",
+                f"   The same object as :{role}:`{canonical}`.", ""]
       continue
     lines.append(f".. {directive}:: {full_name}")
     if directive == "autoclass":
