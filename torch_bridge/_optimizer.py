@@ -13,7 +13,7 @@ import torch
 
 import functional_optim as fo
 
-from . import _flat, _hyperparams, _store
+from . import _flat, _hyperparams, _store, _threads
 from ._buffers import GroupBuffers, layout_of
 from ._program import GroupProgram, compile_step
 
@@ -268,9 +268,14 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     self._check_groups_unchanged()
     for rt in self._runtimes:
       rt.buffers.check_params()  # (a refused group raises its algorithm's error here)
+    with _threads.fewer_copy_threads():  # a busy core stalls every parallel copy (see _threads)
+      self._step_all()
+    return loss
+
+  def _step_all(self) -> None:
     gathered = [self._gather(rt) for rt in self._runtimes]
     if not any(any(has_grad) for _, _, has_grad in gathered):
-      return loss  # torch does nothing when no parameter has a gradient
+      return  # torch does nothing when no parameter has a gradient
     passes = max(max(rt.multiplicity, default=1) for rt in self._runtimes)
     for index in range(passes):  # a parameter listed twice is stepped twice, as torch steps it
       if index:
@@ -279,7 +284,6 @@ class FunctionalOptimizer(torch.optim.Optimizer):
             for rt, (grads, extras, has_grad) in zip(self._runtimes, gathered)
         ]
       self._step_once(gathered)
-    return loss
 
   def _step_once(self, gathered) -> None:
     has_states = [self._sync_state_in(rt) for rt in self._runtimes]
