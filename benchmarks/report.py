@@ -76,6 +76,13 @@ def _torch_ratio_rows(cells, workloads, algorithms, impls):
   return ["workload", "algorithm", *impls], body
 
 
+def _spread_rows(cells, workloads, algorithms, impls):
+  by_key, rows = _layout(cells, workloads, algorithms, impls)
+  body = [[w, a, *(f"{by_key[(w, a, i)].max_over_median:.1f}" if (w, a, i) in by_key else "-" for i in impls)]
+          for w, a in rows]
+  return ["workload", "algorithm", *impls], body
+
+
 def _first_step_rows(cells, workloads, impls):
   by_key = {(c.workload, c.algorithm, c.impl): c for c in cells}
   body = []
@@ -117,13 +124,17 @@ def _sections(results: dict[str, Any], cells: Sequence[Cell], render) -> list[st
   """The report's sections, each rendered by `render(header, body)`."""
   settings = results["settings"]
   workloads, algorithms, impls = settings["workloads"], settings["algorithms"], settings["impls"]
+  contention = settings.get("contention")
+  under = f", with one core kept busy by another process ({contention})" if contention else ""
   out = [
-      f"Step time, ms (median of {settings['repeats']} steps after {1 + settings['warmup']} warm-up), "
+      f"Step time, ms (median of {settings['repeats']} steps after {1 + settings['warmup']} warm-up{under}), "
       "and its ratio to the bandwidth floor",
       render(*_step_rows(cells, workloads, algorithms, impls)),
       "Step time / torch fused step time (same workload and algorithm)",
       render(*_torch_ratio_rows(cells, workloads, algorithms, impls)),
   ]
+  if contention:
+    out += ["Slowest timed step / median step", render(*_spread_rows(cells, workloads, algorithms, impls))]
   first = _first_step_rows(cells, workloads, impls)
   if first[1]:
     out += [f"First step, s (compilation included), {FOCUS_ALGORITHM}", render(*first)]

@@ -3,6 +3,7 @@
     bash scripts/bench.sh                                  # everything (about 10 min on 2 CPU cores)
     bash scripts/bench.sh --workloads 1x16M,2000x1K --algorithms adamw --repeats 20
     bash scripts/bench.sh --quick                          # tiny shapes: a smoke test
+    bash scripts/bench.sh --contention --workloads 200x80K # with one core kept busy by another process
 
 In one process, for every workload x algorithm x implementation: build the
 optimizer, time the first step (compilation included), run warm-up steps, then
@@ -61,6 +62,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
   parser.add_argument("--warmup", type=int, default=2, help="untimed steps after the first one (default 2)")
   parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                       help="cuda needs CUDA builds of torch and jax; skipped with a message when absent")
+  parser.add_argument("--contention", nargs="?", const="free", default=None, choices=("free", "pinned"),
+                      help="keep one CPU core busy with a busy-loop process during each measurement, as "
+                           "DataLoader workers do: 'free' (the default) lets the OS place it, 'pinned' pins it "
+                           "to the last CPU; the bandwidth probes run without it")
   parser.add_argument("--probe-mb", type=int, default=None,
                       help="size of each of the bandwidth probe's two buffers (default 256, --quick 8)")
   parser.add_argument("--memory-steps", type=int, default=3, help="steps measured for steady-state memory")
@@ -109,9 +114,10 @@ def run_timings(args, device, probe) -> list:
     for algorithm_name in args.algorithms:
       for impl in args.impls:
         cell = measure_cell(impl, ALGORITHMS[algorithm_name], workload, params, grads, device, probe,
-                            warmup=args.warmup, repeats=args.repeats)
+                            warmup=args.warmup, repeats=args.repeats, contention=args.contention)
         cells.append(cell)
         _log(f"[{len(cells)}/{total}] {workload_name} {algorithm_name} {impl}: {cell.median_s * 1e3:.3g} ms "
+             f"(slowest {cell.max_over_median:.1f}x median) "
              f"({cell.ratio_floor:.2f}x floor at {cell.bandwidth_gbs:.1f} GB/s), first step {cell.first_step_s:.2f} s")
   return cells
 
@@ -186,7 +192,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
       "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
       "argv": list(sys.argv[1:] if argv is None else argv),
       "settings": {k: getattr(args, k) for k in ("workloads", "algorithms", "impls", "repeats", "warmup",
-                                                  "device", "probe_mb", "memory_steps", "quick")},
+                                                  "device", "probe_mb", "memory_steps", "quick", "contention")},
       "machine": {**system.machine_facts(device), "load_average_at_start": load_at_start},
       "allocator": allocator,
       "correctness_max_relative_error": correctness,

@@ -187,3 +187,41 @@ def machine_facts(device: Device) -> dict[str, Any]:
   if device.kind == "cuda":
     facts["cuda_device"] = torch.cuda.get_device_name()
   return facts
+
+
+class BusyCore:
+  """Another process that keeps one CPU core busy, as DataLoader workers do.
+
+  A context manager: the busy loop (a Python `while True: pass`) starts on entry
+  and is killed on exit. `pinned=True` pins it to the last CPU this process may
+  use, so it always competes with the same core; otherwise the OS moves it.
+  `contention=None` makes it do nothing, so callers need no branch.
+  """
+
+  LOOP = "while True:\n  pass\n"
+
+  def __init__(self, contention: Optional[str]):
+    if contention not in (None, "free", "pinned"):
+      raise ValueError(f"contention must be None, 'free' or 'pinned', got {contention!r}")
+    self.contention = contention
+    self._process = None
+
+  def __enter__(self) -> "BusyCore":
+    if self.contention is None:
+      return self
+    import subprocess
+    code = self.LOOP
+    if self.contention == "pinned" and hasattr(os, "sched_getaffinity"):
+      cpu = max(os.sched_getaffinity(0))
+      code = f"import os\nos.sched_setaffinity(0, {{{cpu}}})\n" + code
+    self._process = subprocess.Popen([sys.executable, "-c", code])
+    time.sleep(0.2)  # until it runs: the loop must be competing before the first timed step
+    if self._process.poll() is not None:
+      raise RuntimeError(f"the busy-core process exited at once (code {self._process.returncode})")
+    return self
+
+  def __exit__(self, *exc_info) -> None:
+    if self._process is not None:
+      self._process.kill()
+      self._process.wait()
+      self._process = None

@@ -11,7 +11,7 @@ import numpy as np
 
 from .algorithms import Algorithm
 from .implementations import IMPLEMENTATIONS, Runner
-from .system import BandwidthProbe, CompileCounter, Device
+from .system import BandwidthProbe, BusyCore, CompileCounter, Device
 from .workloads import Workload, random_leaves
 
 
@@ -31,12 +31,18 @@ class Cell:
   later_compiles: int  # XLA compilations after the first step (warm-up and timed steps): should be 0
   bandwidth_before: list[float]
   bandwidth_after: list[float]
+  contention: Optional[str] = None  # None, or how a busy-loop process competed during the steps
   ratio_torch: Optional[float] = None  # filled in once the reference cell is known
   reference_impl: Optional[str] = None
 
   @property
   def median_s(self) -> float:
     return statistics.median(self.step_s)
+
+  @property
+  def max_over_median(self) -> float:
+    """The slowest timed step / the median: a steady step is near 1; a stalled one is far above."""
+    return max(self.step_s) / self.median_s
 
   @property
   def bandwidth_gbs(self) -> float:
@@ -53,7 +59,8 @@ class Cell:
 
   def to_json(self) -> dict:
     out = dataclasses.asdict(self)
-    out.update(median_s=self.median_s, min_s=min(self.step_s), bandwidth_gbs=self.bandwidth_gbs,
+    out.update(median_s=self.median_s, min_s=min(self.step_s), max_over_median=self.max_over_median,
+               bandwidth_gbs=self.bandwidth_gbs,
                floor_s=self.floor_s, ratio_floor=self.ratio_floor)
     return out
 
@@ -64,9 +71,26 @@ def build(impl: str, algorithm: Algorithm, params: Sequence[np.ndarray], device:
 
 def measure_cell(impl: str, algorithm: Algorithm, workload: Workload, params: Sequence[np.ndarray],
                  grads: Sequence[np.ndarray], device: Device, probe: BandwidthProbe, *,
-                 warmup: int, repeats: int) -> Cell:
-  """Times `repeats` steps after a first step and `warmup` more, probing bandwidth around them."""
+                 warmup: int, repeats: int, contention: Optional[str] = None) -> Cell:
+  """Times `repeats` steps after a first step and `warmup` more, probing bandwidth around them.
+
+  With `contention` ("free" or "pinned", see `system.BusyCore`), a busy-loop process
+  competes for a core from the optimizer's construction to the last timed step;
+  the bandwidth probes run without it.
+  """
   bandwidth_before = probe.measure()
+  with BusyCore(contention):
+    runner, setup_s, first_step_s, step_s, later_compiles = _timed_steps(
+        impl, algorithm, params, grads, device, warmup=warmup, repeats=repeats)
+  del runner
+  gc.collect()
+  bandwidth_after = probe.measure()
+  return Cell(workload.name, algorithm.name, impl, workload.num_params, workload.num_tensors,
+              algorithm.bytes_per_param, setup_s, first_step_s, step_s, later_compiles, bandwidth_before,
+              bandwidth_after, contention)
+
+
+def _timed_steps(impl, algorithm, params, grads, device, *, warmup: int, repeats: int):
   start = time.perf_counter()
   runner = build(impl, algorithm, params, device)
   runner.load_grads(grads)
@@ -87,12 +111,7 @@ def measure_cell(impl: str, algorithm: Algorithm, workload: Workload, params: Se
     runner.step()
     step_s.append(time.perf_counter() - start)
   later_compiles = compiles.count - compiles_before
-  del runner
-  gc.collect()
-  bandwidth_after = probe.measure()
-  return Cell(workload.name, algorithm.name, impl, workload.num_params, workload.num_tensors,
-              algorithm.bytes_per_param, setup_s, first_step_s, step_s, later_compiles, bandwidth_before,
-              bandwidth_after)
+  return runner, setup_s, first_step_s, step_s, later_compiles
 
 
 class IncorrectResult(RuntimeError):

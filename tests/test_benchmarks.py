@@ -103,3 +103,30 @@ def test_workload_shapes():
   assert sum(len(s) == 4 for s in WORKLOADS["resnet18"].shapes) == 20  # 17 3x3/7x7 convs + 3 shortcuts
   assert 10e6 <= WORKLOADS["gpt-6L-512"].num_params <= 30e6
   assert WORKLOADS["2000x1K"].num_tensors == 2000
+
+
+@pytest.mark.parametrize("contention", ["free", "pinned"])
+def test_the_busy_core_process_burns_cpu_while_inside_and_is_gone_after(contention):
+  import os
+  import time
+
+  from benchmarks.system import BusyCore
+  with BusyCore(contention) as busy:
+    process = busy._process
+    with open(f"/proc/{process.pid}/stat") as f:
+      ticks_start = int(f.read().split(")")[1].split()[11])
+    time.sleep(0.3)
+    with open(f"/proc/{process.pid}/stat") as f:
+      ticks_end = int(f.read().split(")")[1].split()[11])
+    assert process.poll() is None
+    if contention == "pinned":
+      assert os.sched_getaffinity(process.pid) == {max(os.sched_getaffinity(0))}
+  assert ticks_end > ticks_start  # it ran (user time grew)
+  assert process.poll() is not None  # killed and reaped on exit
+
+
+def test_contention_is_parsed_and_off_by_default():
+  from benchmarks.run import parse_args
+  assert parse_args([]).contention is None
+  assert parse_args(["--contention"]).contention == "free"
+  assert parse_args(["--contention", "pinned"]).contention == "pinned"

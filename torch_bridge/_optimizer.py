@@ -3,6 +3,7 @@
 import collections
 import contextlib
 import inspect
+import operator
 from collections.abc import Mapping
 from typing import Any, Callable, Optional, Union
 
@@ -13,7 +14,7 @@ import torch
 
 import functional_optim as fo
 
-from . import _flat, _hyperparams, _store
+from . import _flat, _hyperparams, _store, _threads
 from ._buffers import GroupBuffers, layout_of
 from ._program import GroupProgram, compile_step
 
@@ -48,6 +49,10 @@ class _GroupRuntime:
     self.store = _store.StateStore(state_layout, device)
     self._segments = None  # flat form: segment ids, built when the general case first runs
     self.scratch = None  # the last step's outputs: memory for the next step's
+    self.device = device
+    self.written = None  # CUDA: an event after the last write-back, which read `scratch` (see _step_once)
+    self.wide = any(p.dtype in _WIDE_DTYPES for p in params)  # needs JAX's 64-bit mode (see _precision)
+    self.state_snapshot = None  # _state_snapshot of optimizer.state's entries when they were last all live
 
   def general_case(self, has_grad, has_state) -> bool:
     """Whether this step needs the general program (missing grads or state, diverged scalars)."""
@@ -268,9 +273,18 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     self._check_groups_unchanged()
     for rt in self._runtimes:
       rt.buffers.check_params()  # (a refused group raises its algorithm's error here)
+    with _threads.fewer_copy_threads():  # a busy core stalls every parallel copy (see _threads)
+      self._step_all()
+    return loss
+
+  def _step_all(self) -> None:
+    for rt in self._runtimes:
+      if rt.written is not None:  # the last write-back (maybe on another stream) read memory XLA reuses
+        torch.cuda.current_stream(rt.device).wait_event(rt.written)
+        rt.written = None
     gathered = [self._gather(rt) for rt in self._runtimes]
     if not any(any(has_grad) for _, _, has_grad in gathered):
-      return loss  # torch does nothing when no parameter has a gradient
+      return  # torch does nothing when no parameter has a gradient
     passes = max(max(rt.multiplicity, default=1) for rt in self._runtimes)
     for index in range(passes):  # a parameter listed twice is stepped twice, as torch steps it
       if index:
@@ -279,7 +293,6 @@ class FunctionalOptimizer(torch.optim.Optimizer):
             for rt, (grads, extras, has_grad) in zip(self._runtimes, gathered)
         ]
       self._step_once(gathered)
-    return loss
 
   def _step_once(self, gathered) -> None:
     has_states = [self._sync_state_in(rt) for rt in self._runtimes]
@@ -292,7 +305,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     general = [any(rt.general_case(has_grad, has_state)
                    for rt, (_, _, has_grad), has_state in zip(self._runtimes, gathered, has_states))]
     general *= len(self._runtimes)
-    with _precision(p for rt in self._runtimes for p in rt.params):
+    with _precision_of(self._runtimes):
       args = (
           tuple(rt.buffers.params_to_jax() for rt in self._runtimes),
           tuple(grads for grads, _, _ in gathered),
@@ -304,8 +317,8 @@ class FunctionalOptimizer(torch.optim.Optimizer):
           tuple(rt.segments() if g else None for rt, g in zip(self._runtimes, general)),
       )
       step_fn, out_shapes = self._compiled_step(specs, args)
-      scratch = tuple(rt.scratch if rt.scratch is not None else _zeros(shapes)
-                      for rt, shapes in zip(self._runtimes, out_shapes))
+      scratch = tuple(rt.scratch if rt.scratch is not None else _zeros(shapes, _jax_device(flat))
+                      for rt, shapes, flat in zip(self._runtimes, out_shapes, args[0]))
       for rt in self._runtimes:
         rt.scratch = None  # donated below
       new_states, new_flat = step_fn(*args, scratch)
@@ -318,6 +331,9 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       rt.buffers.write_params(flat)
       rt.store.write(state)
       rt.scratch = (jax_state, jax_flat)
+      if rt.device.type == "cuda":
+        rt.written = torch.cuda.Event()
+        rt.written.record(torch.cuda.current_stream(rt.device))
       self._sync_state_out(rt, has_grad, has_state)
 
   def _compiled_step(self, specs, args):
@@ -332,7 +348,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     if key not in self._compiled:
       jitted = compile_step(specs)
       out_shapes = tuple(zip(*jax.eval_shape(jitted, *args, None)))
-      scratch = tuple(_zeros(shapes) for shapes in out_shapes)
+      scratch = tuple(_zeros(shapes, _jax_device(flat)) for shapes, flat in zip(out_shapes, args[0]))
       variants = [((None,) * len(specs), (None,) * len(specs))]  # common
       variants.append((  # general
           tuple(jax.ShapeDtypeStruct((len(rt.params),), jnp.bool_) for rt in self._runtimes),
@@ -352,7 +368,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     `flat_extras` maps names of extra `update` arguments to flat per-dtype arrays
     laid out like the parameters; none here, SparseAdam's gradient masks there.
     """
-    with _precision(runtime.params):
+    with _precision_of([runtime]):
       flat_grads, has_grad = runtime.buffers.grads_to_jax(self._sparse_gradient_message())
     return flat_grads, {}, has_grad
 
@@ -389,6 +405,11 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     in `optimizer.state` and holds the stepped value afterwards, as in torch. All
     entries are checked before anything is copied.
     """
+    state = self.state
+    entries = [state.get(p) for p in rt.params] if hasattr(state, "get") else [None] * len(rt.params)
+    snapshot = _state_snapshot(entries)
+    if snapshot == rt.state_snapshot:  # the same keys and the same tensor objects as after the last check
+      return [bool(entry) for entry in entries]
     has_state, adopt = [], []
     for i, p in enumerate(rt.params):
       entry = self._entry(p)
@@ -413,6 +434,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
           views[name] = value
         else:
           entry[name] = view
+    rt.state_snapshot = _state_snapshot(entries)  # everything in it is the store's own now
     return has_state
 
   def _sync_state_out(self, rt: "_GroupRuntime", has_grad, has_state) -> None:
@@ -643,8 +665,37 @@ def _distinct(params) -> list:
   return list({id(p): p for p in params}.values())
 
 
-def _zeros(shapes):
-  return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+class _Identities(list):
+  """Objects compared by identity (`is`), not `==` (a tensor's `==` is elementwise)."""
+
+  def __eq__(self, other) -> bool:
+    return isinstance(other, _Identities) and len(self) == len(other) and all(map(operator.is_, self, other))
+
+  __hash__ = None
+
+
+def _state_snapshot(entries) -> tuple:
+  """What `_sync_state_in` must see unchanged to skip its per-entry checks.
+
+  Which parameters have state, each entry's keys in order, and the identity of
+  each value: a replaced entry, key or tensor changes it; an in-place edit of a
+  live tensor needs no check. A few list comprehensions: ~0.5 us per parameter.
+  """
+  has = [bool(e) for e in entries]
+  keys = [k for e in entries if e for k in e]
+  values = _Identities([v for e in entries if e for v in e.values()])
+  return has, keys, values
+
+
+def _zeros(shapes, device=None):
+  return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype, device=device), shapes)
+
+
+def _jax_device(flat_params: Mapping[str, jax.Array]):
+  """The JAX device of a group's imported parameters (None: JAX's default), for its scratch."""
+  for array in flat_params.values():
+    return next(iter(array.devices()))
+  return None
 
 
 def _check_supported_tensor(p) -> None:
@@ -657,13 +708,38 @@ def _check_supported_tensor(p) -> None:
     )
   if p.is_meta:
     raise TypeError("torch_bridge cannot step a parameter on the meta device")
+  if p.device.type not in ("cpu", "cuda"):
+    raise TypeError(f"torch_bridge steps parameters on cpu or cuda, not on {p.device.type}")
+  if p.device.type == "cuda":
+    _check_jax_gpu()
   if p.layout != torch.strided:
     raise TypeError(f"torch_bridge cannot step a parameter with layout {p.layout}")
   if not (p.is_floating_point() or p.is_complex()):
     raise TypeError(f"can only optimize floating-point or complex tensors, got {p.dtype}")
 
 
+def _check_jax_gpu() -> None:
+  """Raises if JAX cannot compute where CUDA parameters live (a CPU-only jaxlib)."""
+  try:
+    jax.devices("cuda")
+  except RuntimeError as error:
+    raise TypeError(
+        f"torch_bridge cannot step CUDA parameters: jax {jax.__version__} has no CUDA backend ({error}); "
+        "install a CUDA jax next to torch (pip install 'functional-optim[cuda12]', i.e. jax[cuda12])"
+    ) from None
+
+
 _WIDE_DTYPES = (torch.float64, torch.complex128)
+
+
+@contextlib.contextmanager
+def _precision_of(runtimes):
+  """`_precision` for the parameters of `runtimes`, from what each worked out once (no per-parameter work)."""
+  if any(rt.wide for rt in runtimes):
+    with jax.enable_x64(True):
+      yield
+  else:
+    yield
 
 
 @contextlib.contextmanager

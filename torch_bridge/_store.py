@@ -298,7 +298,13 @@ class StateStore:
     return views
 
   def to_jax(self) -> dict[str, jax.Array]:
-    """Zero-copy JAX views of the buffers (imported once: the memory never moves)."""
+    """Zero-copy JAX views of the buffers (on CPU imported once: the memory never moves).
+
+    On CUDA they are imported again at every step: the DLPack exchange makes JAX's
+    stream wait for torch's current stream, which wrote them (a loaded state, an edit).
+    """
+    if any(buffer.is_cuda for buffer in self.buffers.values()):
+      return {key: jnp.from_dlpack(buffer) for key, buffer in self.buffers.items()}
     if self._jax is None:
       self._jax = {key: jnp.from_dlpack(buffer) for key, buffer in self.buffers.items()}
     return self._jax
