@@ -13,6 +13,9 @@ import jax
 import jax.numpy as jnp
 import torch
 
+from . import _dtensor
+from ._dtensor import local
+
 
 def dtype_name(dtype: torch.dtype) -> str:
   return str(dtype).removeprefix("torch.")
@@ -54,7 +57,7 @@ def layout_of(params: Sequence[torch.Tensor]) -> Layout:
   """Where each parameter goes: consecutive slots per dtype, in group order."""
   sizes: dict[str, int] = {}
   slots = []
-  for p in params:
+  for p in map(local, params):
     name = dtype_name(p.dtype)
     slots.append(Slot(name, sizes.get(name, 0), p.numel(), tuple(p.shape)))
     sizes[name] = sizes.get(name, 0) + p.numel()
@@ -65,7 +68,8 @@ class GroupBuffers:
   """Gathers a group's parameters and gradients into flat per-dtype buffers, and writes back.
 
   torch owns the parameters (DESIGN.md, "Ownership"): their storage is whatever
-  torch, DDP, ZeRO or FSDP gives them at each step, and is never re-pointed. Each
+  torch, DDP, ZeRO or FSDP gives them at each step, and is never re-pointed; a
+  DTensor parameter's storage is its local shard (see `_dtensor`). Each
   step copies their current values into one flat buffer per dtype (the optimizer's
   own memory, imported into JAX without a copy) and copies the new values back
   into each parameter's storage, in place.
@@ -83,7 +87,7 @@ class GroupBuffers:
 
   def _buffer(self, buffers: dict, name: str) -> torch.Tensor:
     if name not in buffers:
-      first = self._params[self._members[name][0]]
+      first = local(self._params[self._members[name][0]])
       buffers[name] = torch.empty(self.sizes[name], dtype=first.dtype, device=first.device)
     return buffers[name]
 
@@ -94,9 +98,14 @@ class GroupBuffers:
       self._imported[key] = jnp.from_dlpack(buffer)
     return self._imported[key]
 
+  def changed(self) -> bool:
+    """Whether a parameter's dtype or (local) shape changed since construction."""
+    return any(dtype_name(p.dtype) != slot.dtype or tuple(p.shape) != slot.shape
+               for p, slot in zip(map(local, self._params), self.layout.slots))
+
   def check_params(self) -> None:
     """Raises RuntimeError if a parameter's dtype, shape or device changed since construction."""
-    for i, (p, slot) in enumerate(zip(self._params, self.layout.slots)):
+    for i, (p, slot) in enumerate(zip(map(local, self._params), self.layout.slots)):
       if dtype_name(p.dtype) != slot.dtype or tuple(p.shape) != slot.shape or (
           slot.dtype in self._param_buffers and p.device != self._param_buffers[slot.dtype].device):
         raise RuntimeError(
@@ -114,7 +123,7 @@ class GroupBuffers:
     flat = {}
     with torch.no_grad():
       for name, members in self._members.items():
-        tensors = [self._params[i].detach() for i in members]
+        tensors = [local(self._params[i]).detach() for i in members]
         flat[name] = self._flatten(tensors, self._param_buffers, name)
     return flat
 
@@ -144,8 +153,10 @@ class GroupBuffers:
       g = p.grad
       if g is None:
         has_grad.append(False)
-        g = p
+        g = local(p)
       else:
+        _dtensor.check_gradient(p, g)
+        p, g = local(p), local(g)
         if g.is_sparse:
           if sparse_message is not None:
             raise RuntimeError(sparse_message)
@@ -171,7 +182,7 @@ class GroupBuffers:
       for i, piece in zip(members, pieces):
         target = self._flat_view(i)
         if target is None:
-          targets.append(self._params[i])
+          targets.append(local(self._params[i]))
           sources.append(piece.view(self.layout.slots[i].shape))
         else:
           targets.append(target)
@@ -181,7 +192,7 @@ class GroupBuffers:
 
   def _flat_view(self, index: int):
     """A 1-D view of contiguous parameter `index`'s storage, or None if it is not contiguous."""
-    p = self._params[index]
+    p = local(self._params[index])
     pointer = p.data_ptr()
     cached = self._flat_views.get(index)
     if cached is not None and cached[0] == pointer and cached[1].data_ptr() == pointer:

@@ -13,7 +13,7 @@ import torch
 
 import functional_optim as fo
 
-from . import _flat, _hyperparams, _store
+from . import _dtensor, _flat, _hyperparams, _store
 from ._buffers import GroupBuffers, layout_of
 from ._program import GroupProgram, compile_step
 
@@ -45,7 +45,7 @@ class _GroupRuntime:
     self.multiplicity = [1] * len(params)  # how often the group lists each (torch steps each listing)
     self.buffers = GroupBuffers(params)
     self.flat_scalars = flat_scalars  # None: per-parameter form; else flat form (see _flat)
-    self.store = _store.StateStore(state_layout, device)
+    self.store = _store.StateStore(state_layout, device, params)
     self._segments = None  # flat form: segment ids, built when the general case first runs
     self.scratch = None  # the last step's outputs: memory for the next step's
 
@@ -202,6 +202,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     """`(state, flat_scalars)`: the transformation's initial state for `params`, computed now."""
     tx = self._make_transformation(_hyperparams.as_python_numbers(self._transformation_hyperparams(group)))
     layout = layout_of(params)
+    params = [_dtensor.local(p) for p in params]
     with _precision(params):
       if flat:
         values = {
@@ -218,9 +219,31 @@ class FunctionalOptimizer(torch.optim.Optimizer):
 
   def _new_runtime(self, group, params) -> "_GroupRuntime":
     flat = self._elementwise and _flat.supports(layout_of(params))
+    if any(_dtensor.is_dtensor(p) for p in params):
+      self._check_shardwise(group, params, flat)
     fresh, flat_scalars = self._fresh_state(group, params, flat)
     state_layout = _store.state_layout(fresh, layout_of(params), flat_scalars or frozenset(), flat, self._exported)
     return _GroupRuntime(params, flat_scalars, state_layout, params[0].device if params else torch.device("cpu"))
+
+  def _check_shardwise(self, group, params, flat: bool) -> None:
+    """Raises ValueError unless the group's transformation may step DTensor shards (see `_dtensor`)."""
+    tx = self._make_transformation(_hyperparams.as_python_numbers(self._transformation_hyperparams(group)))
+    layout = layout_of(params)
+    dtype = lambda name: jnp.dtype(name)
+    with _precision(params):
+      if flat:
+        abstract = {d: jax.ShapeDtypeStruct((n,), dtype(d)) for d, n in GroupBuffers(params).sizes.items()}
+      else:
+        abstract = tuple(jax.ShapeDtypeStruct(slot.shape, dtype(slot.dtype)) for slot in layout.slots)
+      _dtensor.check_shardwise(tx, abstract, self._name())
+
+  def _name(self) -> str:
+    transformation = self._spec["transformation"]
+    if type(self) is not FunctionalOptimizer and not _is_transformation(transformation):
+      return f"torch_bridge.{type(self).__name__}"
+    if _is_transformation(transformation):
+      return "the transformation given to this FunctionalOptimizer"
+    return f"the transformation made by {getattr(transformation, '__name__', transformation)}"
 
   def _runtime_for(self, group) -> "_GroupRuntime":
     """A group's runtime: its distinct parameters, and how often the group lists each."""
@@ -266,6 +289,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     if getattr(self, "_eval_mode", False):
       raise RuntimeError("the optimizer is in eval mode (schedule-free evaluation parameters); call train() before step()")
     self._check_groups_unchanged()
+    self._rebuild_reshaped_groups()
     for rt in self._runtimes:
       rt.buffers.check_params()  # (a refused group raises its algorithm's error here)
     gathered = [self._gather(rt) for rt in self._runtimes]
@@ -359,6 +383,17 @@ class FunctionalOptimizer(torch.optim.Optimizer):
   def _sparse_gradient_message(self) -> str:
     return "this optimizer does not support sparse gradients"
 
+  def _rebuild_reshaped_groups(self) -> None:
+    """Rebuilds the runtime of a group without state whose parameters changed shape or dtype.
+
+    torch.optim creates state at the first step, so it steps parameters that a
+    wrapper re-pointed after the optimizer was built (FSDP1 flattens and shards
+    them); with state already there, `check_params` says what changed.
+    """
+    for i, (group, rt) in enumerate(zip(self.param_groups, self._runtimes)):
+      if rt.buffers.changed() and not any(self._entry(p) for p in rt.params):
+        self._runtimes[i] = self._runtime_for(group)
+
   def _check_groups_unchanged(self) -> None:
     if len(self.param_groups) != len(self._runtimes):
       raise RuntimeError(
@@ -408,7 +443,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
         if value is view:
           continue
         if isinstance(value, torch.Tensor) and value.dtype == view.dtype and value.device == view.device \
-            and not value.requires_grad:
+            and not value.requires_grad and not _dtensor.is_dtensor(value) and not _dtensor.is_dtensor(view):
           value.set_(view)  # the tensor in optimizer.state is now the live one
           views[name] = value
         else:
@@ -525,6 +560,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
 
   def _validated(self, state_dict):
     """`(new_groups, {(group, index): entry})`, checked, without touching the optimizer."""
+    self._rebuild_reshaped_groups()
     for rt in self._runtimes:
       rt.buffers.check_params()  # a refused group raises its algorithm's error
     missing = {"state", "param_groups"} - set(state_dict)
@@ -623,6 +659,9 @@ class _Refused:
   def check_params(self) -> None:
     raise self.error
 
+  def changed(self) -> bool:
+    return False
+
 
 class _FixedTransformationGroup(dict):
   """A param group of a fixed transformation: it has no 'lr', and says why when asked."""
@@ -649,11 +688,13 @@ def _zeros(shapes):
 
 def _check_supported_tensor(p) -> None:
   """Raises for tensors the bridge cannot step: before any DLPack call ever sees them."""
+  if _dtensor.is_dtensor(p):
+    _dtensor.check_parameter(p)
+    p = _dtensor.local(p)
   if not isinstance(p, torch.Tensor) or type(p.detach()) is not torch.Tensor:
     kind = type(p.detach()).__name__ if isinstance(p, torch.Tensor) else type(p).__name__
     raise TypeError(
-        f"torch_bridge cannot step a parameter of type {kind} (only plain tensors; for DTensor "
-        "parameters, e.g. FSDP2, use torch.optim)"
+        f"torch_bridge cannot step a parameter of type {kind} (only plain tensors and DTensors)"
     )
   if p.is_meta:
     raise TypeError("torch_bridge cannot step a parameter on the meta device")
