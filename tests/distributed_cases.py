@@ -22,9 +22,20 @@ STEPS = 3
 LR = 1e-2
 
 
-def make_model(seed=0, unused=False):
+class Scaled(nn.Sequential):
+  """A model with a one-element parameter: one rank's FSDP2 shard of it is empty."""
+
+  def __init__(self, *layers):
+    super().__init__(*layers)
+    self.scale = nn.Parameter(torch.full((1,), 1.5))
+
+  def forward(self, x):
+    return super().forward(x) * self.scale
+
+
+def make_model(seed=0, unused=False, scaled=False):
   torch.manual_seed(seed)
-  model = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3))
+  model = (Scaled if scaled else nn.Sequential)(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3))
   if unused:
     model.register_parameter("unused", nn.Parameter(torch.randn(5)))
   return model
@@ -202,10 +213,10 @@ def case_zero_overlap():
 # ---- FSDP2 (fully_shard: DTensor parameters) --------------------------------------------
 
 
-def _fsdp2_model():
+def _fsdp2_model(scaled=False):
   from torch.distributed.fsdp import fully_shard
 
-  model = make_model()
+  model = make_model(scaled=scaled)
   for layer in model:
     if isinstance(layer, nn.Linear):
       fully_shard(layer)
@@ -215,6 +226,9 @@ def _fsdp2_model():
 def case_fsdp2():
   build = lambda make: (lambda model: (model, make(model.parameters())))(_fsdp2_model())
   out = {f"fully_shard, {name}": diff for name, diff in compare(build).items()}
+  # Uneven shards (3 rows over 2 ranks) and an empty one (the one-element `scale` on rank 1).
+  build = lambda make: (lambda model: (model, make(model.parameters())))(_fsdp2_model(scaled=True))
+  out.update({f"fully_shard, empty shard, {name}": diff for name, diff in compare(build).items()})
   return out
 
 
@@ -272,7 +286,7 @@ def case_fsdp1():
 # ---- torch.distributed.checkpoint -------------------------------------------------------
 
 
-def _dcp_roundtrip(make_source, make_target, *, flatten, model_fn):
+def _dcp_roundtrip(make_source, make_target, *, flatten, model_fn, init_state=False):
   """Trains with `make_source`, saves with DCP, loads into `make_target`, trains on; returns the model."""
   import torch.distributed.checkpoint as dcp
   from torch.distributed.checkpoint.state_dict import (
@@ -288,6 +302,8 @@ def _dcp_roundtrip(make_source, make_target, *, flatten, model_fn):
   dist.broadcast_object_list(box, src=0)
   dcp.save({"optim": get_optimizer_state_dict(model, opt, options=options)}, checkpoint_id=box[0])
   target = make_target(model.parameters())
+  if init_state:
+    target.init_state()
   state = {"optim": get_optimizer_state_dict(model, target, options=options)}
   dcp.load(state, checkpoint_id=box[0])
   set_optimizer_state_dict(model, target, state["optim"], options=options)
@@ -326,8 +342,9 @@ def case_dcp_generic_transformation():
     opt = make(ref.parameters())
     for step in range(4):
       train_step(ref, opt, step, dist.get_rank())
-    model = _dcp_roundtrip(make, make, flatten=flatten, model_fn=lambda: DDP(make_model()))
-    out[f"fixed transformation, flatten={flatten}"] = param_difference(ref, model)
+    for init_state in (True, False):
+      model = _dcp_roundtrip(make, make, flatten=flatten, model_fn=lambda: DDP(make_model()), init_state=init_state)
+      out[f"fixed transformation, flatten={flatten}, init_state={init_state}"] = param_difference(ref, model)
   return out
 
 

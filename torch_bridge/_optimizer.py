@@ -460,9 +460,33 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     """The state dict a parameter gets when its state starts or is loaded: the store's views."""
     return dict(rt.store.views[index])
 
-  def _materialize_state(self) -> None:
+  @torch.no_grad()
+  def init_state(self) -> None:
+    """Gives the parameters of every group without state their initial state, without stepping.
+
+    torch.distributed.checkpoint's `get_optimizer_state_dict` and
+    `set_optimizer_state_dict` create a fresh optimizer's state by stepping it
+    once with zero gradients and each group's `lr` set to 0. A fixed
+    transformation has no `lr` to set, so that step would move the parameters
+    (weight decay, ...) and count a step: call `init_state()` on such an
+    optimizer before handing it to them. Groups with state are left as they are.
+
+    Example:
+      >>> import torch, functional_optim as fo, torch_bridge
+      >>> w = torch.nn.Parameter(torch.ones(2))
+      >>> opt = torch_bridge.FunctionalOptimizer([w], fo.adamw(0.1))
+      >>> opt.init_state()
+      >>> sorted(opt.state[w]), int(opt.state[w]["0.count"]), w.tolist()
+      (['0.count', '0.mu', '0.nu'], 0, [1.0, 1.0])
+    """
+    self._materialize_state(only_stateless=True)
+
+  def _materialize_state(self, *, only_stateless: bool = False) -> None:
     """Gives every parameter its initial state now (torch's Adagrad creates it when built)."""
     for group, rt in zip(self.param_groups, self._runtimes):
+      if only_stateless and any(self._entry(p) for p in rt.params):
+        continue
+      rt.buffers.check_params()
       fresh, _ = self._fresh_state(group, rt.params, rt.flat_scalars is not None)
       with _precision(rt.params):
         packed = _store.pack(rt.store.layout, rt.buffers.layout, rt.flat_scalars or frozenset(), fresh)
