@@ -8,12 +8,16 @@ the same model with torch.optim.AdamW and with the bridge (the drop-in
 under the same wrapper, and reports the largest parameter difference over all ranks.
 """
 
+import jax
+import jax.numpy as jnp
 import pytest
 import torch
 from torch import nn
 
 import functional_optim as fo
+import functional_optim.torchlike as torchlike
 import torch_bridge
+from torch_bridge import _dtensor
 
 if not torch.distributed.is_available():
   pytest.skip("torch.distributed is not available", allow_module_level=True)
@@ -84,7 +88,7 @@ def test_fsdp2_dtensor_parameters_including_uneven_and_empty_shards(sharded):
 
 
 def test_fsdp2_state_is_dtensors_sharded_like_the_parameters(sharded):
-  assert_close(differences(sharded, "fsdp2_state"), 1)
+  assert_close(differences(sharded, "fsdp2_state"), 2)
 
 
 def test_fsdp2_refuses_transformations_that_mix_positions(sharded):
@@ -142,3 +146,33 @@ def test_torch_compile_of_a_whole_train_step():
     model = _compiled_training(make, "aot_eager")
     diff = max(float((a - b).detach().abs().max()) for a, b in zip(reference.parameters(), model.parameters()))
     assert diff < TOLERANCE
+
+
+FLAT = {"float32": jax.ShapeDtypeStruct((37,), jnp.float32)}
+LEAVES = (jax.ShapeDtypeStruct((4, 6), jnp.float32), jax.ShapeDtypeStruct((4,), jnp.float32))
+
+
+@pytest.mark.parametrize("name, tx, params", [
+    ("adamw", fo.adamw(1e-2), FLAT),
+    ("adamw per parameter", fo.adamw(1e-2), LEAVES),
+    ("lion", fo.lion(1e-3), FLAT),
+    ("sgd with momentum", fo.sgd(0.1, momentum=0.9), FLAT),
+    ("elementwise clip", fo.chain(fo.clip(1.0), fo.adam(1e-2)), FLAT),
+    ("torch's NAdam", torchlike.nadam(), FLAT),
+    ("torch's Rprop", torchlike.rprop(), FLAT),
+    ("torch's ASGD", torchlike.asgd(), FLAT),
+])
+def test_elementwise_transformations_may_step_shards(name, tx, params):
+  _dtensor.check_shardwise(tx, params, name)
+
+
+@pytest.mark.parametrize("name, tx, params, operation", [
+    ("global norm clip", fo.chain(fo.clip_by_global_norm(1.0), fo.adamw(1e-2)), FLAT, "reduce_sum"),
+    ("lamb", fo.lamb(1e-2), LEAVES, "reduce_sum"),
+    ("adafactor", fo.adafactor(1e-2), LEAVES, "reduce_sum"),
+    ("muon", torchlike.muon(), LEAVES[:1], "reduce_sum"),
+    ("noisy sgd", fo.noisy_sgd(0.1), FLAT, "random_bits"),
+])
+def test_transformations_that_mix_positions_are_refused_by_name(name, tx, params, operation):
+  with pytest.raises(ValueError, match=f"{name} cannot step DTensor parameters.*{operation}"):
+    _dtensor.check_shardwise(tx, params, name)

@@ -77,6 +77,10 @@ class GroupBuffers:
 
   def __init__(self, params: Sequence[torch.Tensor]):
     self._params = list(params)
+    # Per-step Python work per parameter is what a step costs with thousands of them:
+    # only a group with DTensors pays for looking at their local shards.
+    self._sharded = any(map(_dtensor.is_dtensor, self._params))
+    self._local = local if self._sharded else _itself
     self.layout = layout_of(self._params)
     self.sizes = {name: sum(s.size for s in self.layout.slots if s.dtype == name) for name in self.layout.dtypes}
     self._members = {name: self.layout.members(name) for name in self.layout.dtypes}
@@ -87,7 +91,7 @@ class GroupBuffers:
 
   def _buffer(self, buffers: dict, name: str) -> torch.Tensor:
     if name not in buffers:
-      first = local(self._params[self._members[name][0]])
+      first = self._local(self._params[self._members[name][0]])
       buffers[name] = torch.empty(self.sizes[name], dtype=first.dtype, device=first.device)
     return buffers[name]
 
@@ -101,11 +105,11 @@ class GroupBuffers:
   def changed(self) -> bool:
     """Whether a parameter's dtype or (local) shape changed since construction."""
     return any(dtype_name(p.dtype) != slot.dtype or tuple(p.shape) != slot.shape
-               for p, slot in zip(map(local, self._params), self.layout.slots))
+               for p, slot in zip(map(self._local, self._params), self.layout.slots))
 
   def check_params(self) -> None:
     """Raises RuntimeError if a parameter's dtype, shape or device changed since construction."""
-    for i, (p, slot) in enumerate(zip(map(local, self._params), self.layout.slots)):
+    for i, (p, slot) in enumerate(zip(map(self._local, self._params), self.layout.slots)):
       if dtype_name(p.dtype) != slot.dtype or tuple(p.shape) != slot.shape or (
           slot.dtype in self._param_buffers and p.device != self._param_buffers[slot.dtype].device):
         raise RuntimeError(
@@ -123,7 +127,7 @@ class GroupBuffers:
     flat = {}
     with torch.no_grad():
       for name, members in self._members.items():
-        tensors = [local(self._params[i]).detach() for i in members]
+        tensors = [self._local(self._params[i]).detach() for i in members]
         flat[name] = self._flatten(tensors, self._param_buffers, name)
     return flat
 
@@ -153,10 +157,11 @@ class GroupBuffers:
       g = p.grad
       if g is None:
         has_grad.append(False)
-        g = local(p)
+        g = self._local(p)
       else:
-        _dtensor.check_gradient(p, g)
-        p, g = local(p), local(g)
+        if self._sharded or type(g) is not torch.Tensor:
+          _dtensor.check_gradient(p, g)  # (before any DLPack call sees a tensor subclass)
+          p, g = local(p), local(g)
         if g.is_sparse:
           if sparse_message is not None:
             raise RuntimeError(sparse_message)
@@ -182,7 +187,7 @@ class GroupBuffers:
       for i, piece in zip(members, pieces):
         target = self._flat_view(i)
         if target is None:
-          targets.append(local(self._params[i]))
+          targets.append(self._local(self._params[i]))
           sources.append(piece.view(self.layout.slots[i].shape))
         else:
           targets.append(target)
@@ -192,7 +197,7 @@ class GroupBuffers:
 
   def _flat_view(self, index: int):
     """A 1-D view of contiguous parameter `index`'s storage, or None if it is not contiguous."""
-    p = local(self._params[index])
+    p = self._local(self._params[index])
     pointer = p.data_ptr()
     cached = self._flat_views.get(index)
     if cached is not None and cached[0] == pointer and cached[1].data_ptr() == pointer:
@@ -202,6 +207,10 @@ class GroupBuffers:
     view = p.detach().view(-1)
     self._flat_views[index] = (pointer, view)
     return view
+
+
+def _itself(t: torch.Tensor) -> torch.Tensor:
+  return t
 
 
 def _importable(t: torch.Tensor) -> bool:

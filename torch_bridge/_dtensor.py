@@ -68,7 +68,7 @@ def check_parameter(p: torch.Tensor) -> None:
 
 
 def check_gradient(p: torch.Tensor, g: torch.Tensor) -> None:
-  """Raises `ValueError` unless a DTensor parameter's gradient is a DTensor laid out like it."""
+  """Raises unless `g` is a plain tensor, or for a DTensor parameter a DTensor laid out like it."""
   if is_dtensor(p) != is_dtensor(g):
     raise ValueError(
         f"gradient does not match its parameter: grad is a {type(g).__name__}, param a {type(p).__name__}"
@@ -78,6 +78,9 @@ def check_gradient(p: torch.Tensor, g: torch.Tensor) -> None:
         f"gradient does not match its DTensor parameter: grad placements {g.placements} on {g.device_mesh}, "
         f"param placements {p.placements} on {p.device_mesh}"
     )
+  kind = type(local(g).detach())
+  if kind is not torch.Tensor:
+    raise TypeError(f"torch_bridge cannot read a gradient of type {kind.__name__} (only plain tensors and DTensors)")
 
 
 def state_view(view: torch.Tensor, param: torch.Tensor) -> torch.Tensor:
