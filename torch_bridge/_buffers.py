@@ -102,11 +102,6 @@ class GroupBuffers:
       self._imported[key] = jnp.from_dlpack(buffer)
     return self._imported[key]
 
-  def changed(self) -> bool:
-    """Whether a parameter's dtype or (local) shape changed since construction."""
-    return any(dtype_name(p.dtype) != slot.dtype or tuple(p.shape) != slot.shape
-               for p, slot in zip(map(self._local, self._params), self.layout.slots))
-
   def check_params(self) -> None:
     """Raises RuntimeError if a parameter's dtype, shape or device changed since construction."""
     for i, (p, slot) in enumerate(zip(map(self._local, self._params), self.layout.slots)):

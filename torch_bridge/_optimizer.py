@@ -229,12 +229,12 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     """Raises ValueError unless the group's transformation may step DTensor shards (see `_dtensor`)."""
     tx = self._make_transformation(_hyperparams.as_python_numbers(self._transformation_hyperparams(group)))
     layout = layout_of(params)
-    dtype = lambda name: jnp.dtype(name)
     with _precision(params):
       if flat:
-        abstract = {d: jax.ShapeDtypeStruct((n,), dtype(d)) for d, n in GroupBuffers(params).sizes.items()}
+        abstract = {d: jax.ShapeDtypeStruct((sum(layout.slots[i].size for i in layout.members(d)),), jnp.dtype(d))
+                    for d in layout.dtypes}
       else:
-        abstract = tuple(jax.ShapeDtypeStruct(slot.shape, dtype(slot.dtype)) for slot in layout.slots)
+        abstract = tuple(jax.ShapeDtypeStruct(slot.shape, jnp.dtype(slot.dtype)) for slot in layout.slots)
       _dtensor.check_shardwise(tx, abstract, self._name())
 
   def _name(self) -> str:
@@ -289,9 +289,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     if getattr(self, "_eval_mode", False):
       raise RuntimeError("the optimizer is in eval mode (schedule-free evaluation parameters); call train() before step()")
     self._check_groups_unchanged()
-    self._rebuild_reshaped_groups()
-    for rt in self._runtimes:
-      rt.buffers.check_params()  # (a refused group raises its algorithm's error here)
+    self._check_params()  # (a refused group raises its algorithm's error here)
     gathered = [self._gather(rt) for rt in self._runtimes]
     if not any(any(has_grad) for _, _, has_grad in gathered):
       return loss  # torch does nothing when no parameter has a gradient
@@ -383,16 +381,21 @@ class FunctionalOptimizer(torch.optim.Optimizer):
   def _sparse_gradient_message(self) -> str:
     return "this optimizer does not support sparse gradients"
 
-  def _rebuild_reshaped_groups(self) -> None:
-    """Rebuilds the runtime of a group without state whose parameters changed shape or dtype.
+  def _check_params(self) -> None:
+    """Raises if a group's parameters changed dtype, shape or device since it was built.
 
-    torch.optim creates state at the first step, so it steps parameters that a
-    wrapper re-pointed after the optimizer was built (FSDP1 flattens and shards
-    them); with state already there, `check_params` says what changed.
+    A group without state is rebuilt instead: torch.optim creates state at the
+    first step, so it steps parameters that a wrapper re-pointed after the
+    optimizer was built (FSDP1 flattens and shards them).
     """
     for i, (group, rt) in enumerate(zip(self.param_groups, self._runtimes)):
-      if rt.buffers.changed() and not any(self._entry(p) for p in rt.params):
+      try:
+        rt.buffers.check_params()
+      except RuntimeError:
+        if isinstance(rt, _Refused) or any(self._entry(p) for p in rt.params):
+          raise
         self._runtimes[i] = self._runtime_for(group)
+        self._runtimes[i].buffers.check_params()
 
   def _check_groups_unchanged(self) -> None:
     if len(self.param_groups) != len(self._runtimes):
@@ -584,9 +587,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
 
   def _validated(self, state_dict):
     """`(new_groups, {(group, index): entry})`, checked, without touching the optimizer."""
-    self._rebuild_reshaped_groups()
-    for rt in self._runtimes:
-      rt.buffers.check_params()  # a refused group raises its algorithm's error
+    self._check_params()  # a refused group raises its algorithm's error
     missing = {"state", "param_groups"} - set(state_dict)
     if missing:
       raise ValueError(f"state_dict is missing {sorted(missing)}")
@@ -682,9 +683,6 @@ class _Refused:
 
   def check_params(self) -> None:
     raise self.error
-
-  def changed(self) -> bool:
-    return False
 
 
 class _FixedTransformationGroup(dict):
