@@ -94,6 +94,11 @@ class FunctionalOptimizer(torch.optim.Optimizer):
   `state_dtype` or wider are unaffected. `state_dict()` holds the float32 state, and
   loading a checkpoint whose state has another dtype raises `ValueError`.
 
+  DTensor parameters (FSDP2's `fully_shard`) are stepped through their local shards,
+  and their state is DTensors sharded like them; a transformation that combines a
+  tensor's elements (a global-norm clip, LAMB, Adafactor, Muon) is refused for them
+  with a `ValueError` (see `torch_bridge._dtensor`).
+
   The whole step (every group) is one compiled XLA program; optimizer state stays in
   JAX between steps. Parameters keep their identity and storage across steps: at
   construction they are moved into one flat buffer per group and dtype.
