@@ -4,6 +4,7 @@ import multiprocessing
 import queue
 import socket
 import sys
+import time
 
 WORLD_SIZE = 2
 
@@ -14,7 +15,7 @@ def free_port() -> int:
     return s.getsockname()[1]
 
 
-def run_cases(names, timeout=240.0) -> dict:
+def run_cases(names, timeout=600.0) -> dict:
   """`{case: result}` from rank 0; a hang or crash kills both processes and raises."""
   import distributed_cases
 
@@ -27,12 +28,15 @@ def run_cases(names, timeout=240.0) -> dict:
   ]
   for p in processes:
     p.start()
-  try:
-    report = results.get(timeout=timeout)
-  except queue.Empty:
-    report = None
+  report, deadline = None, time.monotonic() + timeout
+  while report is None and time.monotonic() < deadline:
+    try:
+      report = results.get(timeout=1.0)
+    except queue.Empty:
+      if any(p.exitcode not in (None, 0) for p in processes):  # a crashed rank: stop waiting
+        break
   for p in processes:
-    p.join(timeout=30)
+    p.join(timeout=30 if report is not None else 0)  # (no report in time: kill them now)
   for p in processes:
     if p.is_alive():
       p.kill()

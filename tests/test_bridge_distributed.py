@@ -8,6 +8,8 @@ the same model with torch.optim.AdamW and with the bridge (the drop-in
 under the same wrapper, and reports the largest parameter difference over all ranks.
 """
 
+import time
+
 import jax
 import jax.numpy as jnp
 import pytest
@@ -36,6 +38,13 @@ def data_parallel():
 @pytest.fixture(scope="module")
 def sharded():
   return run_cases(["fsdp2", "fsdp2_state", "fsdp2_clip", "fsdp2_adafactor", "dcp", "dcp_fsdp2", "dcp_generic"])
+
+
+def test_a_group_that_does_not_finish_in_time_is_killed_and_fails():
+  started = time.monotonic()
+  with pytest.raises(RuntimeError, match="did not finish"):
+    run_cases(["ddp"], timeout=1.0)
+  assert time.monotonic() - started < 30
 
 
 def differences(report, name):
