@@ -384,6 +384,24 @@ def test_parameter_converted_after_construction_raises_and_changes_nothing():
   assert all(torch.equal(before["state"][i][k], after["state"][i][k]) for i in before["state"] for k in before["state"][i])
 
 
+def test_parameter_reshaped_before_the_first_step_is_stepped_as_torch_steps_it():
+  """torch.optim creates state at the first step; FSDP1 flattens parameters after the optimizer is built."""
+  results = []
+  for make in (torch.optim.Adam, torch_bridge.Adam):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    opt = make(model.parameters(), lr=0.1)
+    with torch.no_grad():
+      for p in model.parameters():
+        p.data = p.data.double().reshape(-1)  # a new dtype and shape, same Parameter objects
+    for p in model.parameters():
+      p.grad = torch.ones_like(p)
+    opt.step()
+    results.append([p.detach().clone() for p in model.parameters()])
+  for a, b in zip(*results):
+    torch.testing.assert_close(a, b)
+
+
 @pytest.mark.parametrize("num_params", [1, 2])
 def test_missing_or_graph_carrying_gradients_of_a_lone_parameter(num_params):
   """A dtype with one tensor imports its gradient (or, when missing, the parameter) directly."""

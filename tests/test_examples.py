@@ -1,6 +1,7 @@
 """The demo and every script in examples/ run, tiny, and show what they claim."""
 
 import importlib
+import os
 import pathlib
 import re
 import subprocess
@@ -91,6 +92,20 @@ def test_example_without_its_optional_package_says_what_to_install(script, packa
   assert 'pip install "functional-optim[examples]"' in result.stderr, result.stderr
 
 
+@pytest.mark.parametrize("script", ["ddp_torchrun.py", "fsdp2.py"])
+def test_distributed_example_under_torchrun(script):
+  # torchrun --standalone picks a free port; 2 CPU processes on gloo.
+  env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+  result = subprocess.run(
+      [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+       str(EXAMPLES / script), "--steps", "3"],
+      capture_output=True, text=True, timeout=300, cwd=ROOT, env=env,
+  )
+  assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr}"
+  diffs = differences(result.stdout)
+  assert len(diffs) == 2 and all(d < 1e-5 for d in diffs.values()), result.stdout
+
+
 def test_readme_quickstarts_run(tmp_path):
   blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
   assert len(blocks) >= 2, "the README has a JAX and a PyTorch quickstart"
@@ -105,5 +120,5 @@ def test_readme_quickstarts_run(tmp_path):
 def test_every_example_is_tested():
   tested = {"demo.py", "jax_quickstart.py", "torch_dropin.py", "param_groups_scheduler.py",
             "checkpoint_interchange.py", "gradient_accumulation.py", "skip_nonfinite.py", "optax_in_torch.py",
-            "accelerate_train.py"}
+            "accelerate_train.py", "ddp_torchrun.py", "fsdp2.py"}
   assert {p.name for p in EXAMPLES.glob("*.py")} == tested

@@ -13,6 +13,9 @@ import jax
 import jax.numpy as jnp
 import torch
 
+from . import _dtensor
+from ._dtensor import local
+
 
 def dtype_name(dtype: torch.dtype) -> str:
   return str(dtype).removeprefix("torch.")
@@ -54,7 +57,7 @@ def layout_of(params: Sequence[torch.Tensor]) -> Layout:
   """Where each parameter goes: consecutive slots per dtype, in group order."""
   sizes: dict[str, int] = {}
   slots = []
-  for p in params:
+  for p in map(local, params):
     name = dtype_name(p.dtype)
     slots.append(Slot(name, sizes.get(name, 0), p.numel(), tuple(p.shape)))
     sizes[name] = sizes.get(name, 0) + p.numel()
@@ -65,7 +68,8 @@ class GroupBuffers:
   """Gathers a group's parameters and gradients into flat per-dtype buffers, and writes back.
 
   torch owns the parameters (DESIGN.md, "Ownership"): their storage is whatever
-  torch, DDP, ZeRO or FSDP gives them at each step, and is never re-pointed. Each
+  torch, DDP, ZeRO or FSDP gives them at each step, and is never re-pointed; a
+  DTensor parameter's storage is its local shard (see `_dtensor`). Each
   step copies their current values into one flat buffer per dtype (the optimizer's
   own memory, imported into JAX without a copy) and copies the new values back
   into each parameter's storage, in place.
@@ -73,6 +77,10 @@ class GroupBuffers:
 
   def __init__(self, params: Sequence[torch.Tensor]):
     self._params = list(params)
+    # Per-step Python work per parameter is what a step costs with thousands of them:
+    # only a group with DTensors pays for looking at their local shards.
+    self._sharded = any(map(_dtensor.is_dtensor, self._params))
+    self._local = local if self._sharded else _itself
     self.layout = layout_of(self._params)
     self.sizes = {name: sum(s.size for s in self.layout.slots if s.dtype == name) for name in self.layout.dtypes}
     self._members = {name: self.layout.members(name) for name in self.layout.dtypes}
@@ -81,14 +89,16 @@ class GroupBuffers:
     self._imported: dict[int, jax.Array] = {}  # id(buffer) -> its JAX view
     self._shaped: dict[int, list[torch.Tensor]] = {}  # id(buffer) -> its pieces, shaped as their parameters
     self._flat_views: dict[int, tuple[int, torch.Tensor]] = {}  # index -> (data_ptr, 1-D view)
-    # What each parameter (and so its gradient) must look like: compared in one list comparison per step.
+    # What each parameter and its gradient must look like: compared in one list comparison per step
+    # (a gradient must also be a plain tensor; a group with DTensors always takes the checked path).
     self._meta = [_meta(p) for p in self._params]
+    self._grad_meta = None if self._sharded else [(torch.Tensor, *meta[1:]) for meta in self._meta]
     self._by_dtype = {name: [self._params[i] for i in members] for name, members in self._members.items()}
     self._write_targets: dict[str, tuple[list[int], list[torch.Tensor]]] = {}  # dtype -> (data_ptrs, targets)
 
   def _buffer(self, buffers: dict, name: str) -> torch.Tensor:
     if name not in buffers:
-      first = self._params[self._members[name][0]]
+      first = self._local(self._params[self._members[name][0]])
       buffers[name] = torch.empty(self.sizes[name], dtype=first.dtype, device=first.device)
     return buffers[name]
 
@@ -109,7 +119,7 @@ class GroupBuffers:
     """Raises RuntimeError if a parameter's dtype, shape or device changed since construction."""
     if [_meta(p) for p in self._params] == self._meta:
       return
-    for i, (p, slot) in enumerate(zip(self._params, self.layout.slots)):
+    for i, (p, slot) in enumerate(zip(map(self._local, self._params), self.layout.slots)):
       if dtype_name(p.dtype) != slot.dtype or tuple(p.shape) != slot.shape or (
           slot.dtype in self._param_buffers and p.device != self._param_buffers[slot.dtype].device):
         raise RuntimeError(
@@ -125,7 +135,8 @@ class GroupBuffers:
     program only reads it); otherwise the values are copied into the flat buffer.
     """
     with torch.no_grad():
-      return {name: self._flatten(tensors, self._param_buffers, name) for name, tensors in self._by_dtype.items()}
+      return {name: self._flatten(list(map(self._local, tensors)) if self._sharded else tensors, self._param_buffers, name)
+              for name, tensors in self._by_dtype.items()}
 
   def _flatten(self, tensors: list[torch.Tensor], buffers: dict, name: str) -> jax.Array:
     """One flat JAX array of `tensors`: zero-copy for one compact aligned tensor.
@@ -159,7 +170,7 @@ class GroupBuffers:
     with thousands of them, per-parameter Python work is what a step costs.
     """
     grads = [p.grad for p in self._params]
-    if [None if g is None else _meta(g) for g in grads] == self._meta:  # all present, dense, matching
+    if [None if g is None else _meta(g) for g in grads] == self._grad_meta:  # all present, dense, plain, matching
       pieces = {name: ([grads[i] for i in members] if len(members) < len(grads) else grads)
                 for name, members in self._members.items()}
       with torch.no_grad():
@@ -171,8 +182,11 @@ class GroupBuffers:
       g = p.grad
       if g is None:
         has_grad.append(False)
-        g = p
+        g = self._local(p)
       else:
+        if self._sharded or type(g) is not torch.Tensor:
+          _dtensor.check_gradient(p, g)  # (before any DLPack call sees a tensor subclass)
+          p, g = local(p), local(g)
         if g.is_sparse:
           if sparse_message is not None:
             raise RuntimeError(sparse_message)
@@ -195,7 +209,7 @@ class GroupBuffers:
     targets, sources = [], []
     for name, members in self._members.items():
       pieces = torch.split(new_flat[name], [self.layout.slots[i].size for i in members])
-      pointers = [p.data_ptr() for p in self._by_dtype[name]]
+      pointers = [self._local(p).data_ptr() for p in self._by_dtype[name]]
       cached = self._write_targets.get(name)
       if cached is not None and cached[0] == pointers:  # same storage as last step: same views
         targets += cached[1]
@@ -205,7 +219,7 @@ class GroupBuffers:
       for i, piece in zip(members, pieces):
         target = self._flat_view(i)
         if target is None:
-          dtype_targets.append(self._params[i])
+          dtype_targets.append(self._local(self._params[i]))
           sources.append(piece.view(self.layout.slots[i].shape))
         else:
           dtype_targets.append(target)
@@ -218,7 +232,7 @@ class GroupBuffers:
 
   def _flat_view(self, index: int):
     """A 1-D view of contiguous parameter `index`'s storage, or None if it is not contiguous."""
-    p = self._params[index]
+    p = self._local(self._params[index])
     pointer = p.data_ptr()
     cached = self._flat_views.get(index)
     if cached is not None and cached[0] == pointer and cached[1].data_ptr() == pointer:
@@ -232,7 +246,11 @@ class GroupBuffers:
 
 def _meta(t: torch.Tensor) -> tuple:
   """What a parameter and its gradient must share (and the gradient must be dense)."""
-  return (t.shape, t.dtype, t.device, t.layout)
+  return (type(t), t.shape, t.dtype, t.device, t.layout)
+
+
+def _itself(t: torch.Tensor) -> torch.Tensor:
+  return t
 
 
 def _importable(t: torch.Tensor) -> bool:

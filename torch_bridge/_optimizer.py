@@ -14,7 +14,7 @@ import torch
 
 import functional_optim as fo
 
-from . import _flat, _hyperparams, _store, _threads
+from . import _dtensor, _flat, _hyperparams, _store, _threads
 from ._buffers import GroupBuffers, layout_of
 from ._program import GroupProgram, compile_step
 
@@ -46,7 +46,7 @@ class _GroupRuntime:
     self.multiplicity = [1] * len(params)  # how often the group lists each (torch steps each listing)
     self.buffers = GroupBuffers(params)
     self.flat_scalars = flat_scalars  # None: per-parameter form; else flat form (see _flat)
-    self.store = _store.StateStore(state_layout, device)
+    self.store = _store.StateStore(state_layout, device, params)
     self._segments = None  # flat form: segment ids, built when the general case first runs
     self.scratch = None  # the last step's outputs: memory for the next step's
     self.device = device
@@ -98,6 +98,11 @@ class FunctionalOptimizer(torch.optim.Optimizer):
   float32 and each new parameter value is rounded once to its dtype. Parameters of
   `state_dtype` or wider are unaffected. `state_dict()` holds the float32 state, and
   loading a checkpoint whose state has another dtype raises `ValueError`.
+
+  DTensor parameters (FSDP2's `fully_shard`) are stepped through their local shards,
+  and their state is DTensors sharded like them; a transformation that combines a
+  tensor's elements (a global-norm clip, LAMB, Adafactor, Muon) is refused for them
+  with a `ValueError` (see `torch_bridge._dtensor`).
 
   The whole step (every group) is one compiled XLA program; optimizer state stays in
   JAX between steps. Parameters keep their identity and storage across steps: at
@@ -207,6 +212,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     """`(state, flat_scalars)`: the transformation's initial state for `params`, computed now."""
     tx = self._make_transformation(_hyperparams.as_python_numbers(self._transformation_hyperparams(group)))
     layout = layout_of(params)
+    params = [_dtensor.local(p) for p in params]
     with _precision(params):
       if flat:
         values = {
@@ -223,9 +229,31 @@ class FunctionalOptimizer(torch.optim.Optimizer):
 
   def _new_runtime(self, group, params) -> "_GroupRuntime":
     flat = self._elementwise and _flat.supports(layout_of(params))
+    if any(_dtensor.is_dtensor(p) for p in params):
+      self._check_shardwise(group, params, flat)
     fresh, flat_scalars = self._fresh_state(group, params, flat)
     state_layout = _store.state_layout(fresh, layout_of(params), flat_scalars or frozenset(), flat, self._exported)
     return _GroupRuntime(params, flat_scalars, state_layout, params[0].device if params else torch.device("cpu"))
+
+  def _check_shardwise(self, group, params, flat: bool) -> None:
+    """Raises ValueError unless the group's transformation may step DTensor shards (see `_dtensor`)."""
+    tx = self._make_transformation(_hyperparams.as_python_numbers(self._transformation_hyperparams(group)))
+    layout = layout_of(params)
+    with _precision(params):
+      if flat:
+        abstract = {d: jax.ShapeDtypeStruct((sum(layout.slots[i].size for i in layout.members(d)),), jnp.dtype(d))
+                    for d in layout.dtypes}
+      else:
+        abstract = tuple(jax.ShapeDtypeStruct(slot.shape, jnp.dtype(slot.dtype)) for slot in layout.slots)
+      _dtensor.check_shardwise(tx, abstract, self._name())
+
+  def _name(self) -> str:
+    transformation = self._spec["transformation"]
+    if type(self) is not FunctionalOptimizer and not _is_transformation(transformation):
+      return f"torch_bridge.{type(self).__name__}"
+    if _is_transformation(transformation):
+      return "the transformation given to this FunctionalOptimizer"
+    return f"the transformation made by {getattr(transformation, '__name__', transformation)}"
 
   def _runtime_for(self, group) -> "_GroupRuntime":
     """A group's runtime: its distinct parameters, and how often the group lists each."""
@@ -271,8 +299,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     if getattr(self, "_eval_mode", False):
       raise RuntimeError("the optimizer is in eval mode (schedule-free evaluation parameters); call train() before step()")
     self._check_groups_unchanged()
-    for rt in self._runtimes:
-      rt.buffers.check_params()  # (a refused group raises its algorithm's error here)
+    self._check_params()  # (a refused group raises its algorithm's error here)
     with _threads.fewer_copy_threads():  # a busy core stalls every parallel copy (see _threads)
       self._step_all()
     return loss
@@ -375,6 +402,22 @@ class FunctionalOptimizer(torch.optim.Optimizer):
   def _sparse_gradient_message(self) -> str:
     return "this optimizer does not support sparse gradients"
 
+  def _check_params(self) -> None:
+    """Raises if a group's parameters changed dtype, shape or device since it was built.
+
+    A group without state is rebuilt instead: torch.optim creates state at the
+    first step, so it steps parameters that a wrapper re-pointed after the
+    optimizer was built (FSDP1 flattens and shards them).
+    """
+    for i, (group, rt) in enumerate(zip(self.param_groups, self._runtimes)):
+      try:
+        rt.buffers.check_params()
+      except RuntimeError:
+        if isinstance(rt, _Refused) or any(self._entry(p) for p in rt.params):
+          raise
+        self._runtimes[i] = self._runtime_for(group)
+        self._runtimes[i].buffers.check_params()
+
   def _check_groups_unchanged(self) -> None:
     if len(self.param_groups) != len(self._runtimes):
       raise RuntimeError(
@@ -429,7 +472,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
         if value is view:
           continue
         if isinstance(value, torch.Tensor) and value.dtype == view.dtype and value.device == view.device \
-            and not value.requires_grad:
+            and not value.requires_grad and not _dtensor.is_dtensor(value) and not _dtensor.is_dtensor(view):
           value.set_(view)  # the tensor in optimizer.state is now the live one
           views[name] = value
         else:
@@ -447,9 +490,33 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     """The state dict a parameter gets when its state starts or is loaded: the store's views."""
     return dict(rt.store.views[index])
 
-  def _materialize_state(self) -> None:
+  @torch.no_grad()
+  def init_state(self) -> None:
+    """Gives the parameters of every group without state their initial state, without stepping.
+
+    torch.distributed.checkpoint's `get_optimizer_state_dict` and
+    `set_optimizer_state_dict` create a fresh optimizer's state by stepping it
+    once with zero gradients and each group's `lr` set to 0. A fixed
+    transformation has no `lr` to set, so that step would move the parameters
+    (weight decay, ...) and count a step: call `init_state()` on such an
+    optimizer before handing it to them. Groups with state are left as they are.
+
+    Example:
+      >>> import torch, functional_optim as fo, torch_bridge
+      >>> w = torch.nn.Parameter(torch.ones(2))
+      >>> opt = torch_bridge.FunctionalOptimizer([w], fo.adamw(0.1))
+      >>> opt.init_state()
+      >>> sorted(opt.state[w]), int(opt.state[w]["0.count"]), w.tolist()
+      (['0.count', '0.mu', '0.nu'], 0, [1.0, 1.0])
+    """
+    self._materialize_state(only_stateless=True)
+
+  def _materialize_state(self, *, only_stateless: bool = False) -> None:
     """Gives every parameter its initial state now (torch's Adagrad creates it when built)."""
     for group, rt in zip(self.param_groups, self._runtimes):
+      if only_stateless and any(self._entry(p) for p in rt.params):
+        continue
+      rt.buffers.check_params()
       fresh, _ = self._fresh_state(group, rt.params, rt.flat_scalars is not None)
       with _precision(rt.params):
         packed = _store.pack(rt.store.layout, rt.buffers.layout, rt.flat_scalars or frozenset(), fresh)
@@ -547,8 +614,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
 
   def _validated(self, state_dict):
     """`(new_groups, {(group, index): entry})`, checked, without touching the optimizer."""
-    for rt in self._runtimes:
-      rt.buffers.check_params()  # a refused group raises its algorithm's error
+    self._check_params()  # a refused group raises its algorithm's error
     missing = {"state", "param_groups"} - set(state_dict)
     if missing:
       raise ValueError(f"state_dict is missing {sorted(missing)}")
@@ -700,11 +766,13 @@ def _jax_device(flat_params: Mapping[str, jax.Array]):
 
 def _check_supported_tensor(p) -> None:
   """Raises for tensors the bridge cannot step: before any DLPack call ever sees them."""
+  if _dtensor.is_dtensor(p):
+    _dtensor.check_parameter(p)
+    p = _dtensor.local(p)
   if not isinstance(p, torch.Tensor) or type(p.detach()) is not torch.Tensor:
     kind = type(p.detach()).__name__ if isinstance(p, torch.Tensor) else type(p).__name__
     raise TypeError(
-        f"torch_bridge cannot step a parameter of type {kind} (only plain tensors; for DTensor "
-        "parameters, e.g. FSDP2, use torch.optim)"
+        f"torch_bridge cannot step a parameter of type {kind} (only plain tensors and DTensors)"
     )
   if p.is_meta:
     raise TypeError("torch_bridge cannot step a parameter on the meta device")

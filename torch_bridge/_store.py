@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 import torch
 
-from . import _flat
+from . import _dtensor, _flat
 from ._buffers import Layout
 from ._state import State, split_fields
 
@@ -275,14 +275,16 @@ def _torch_dtype(name: str) -> torch.dtype:
 class StateStore:
   """A group's state buffers, their views, and their JAX imports."""
 
-  def __init__(self, slayout: StateLayout, device: torch.device):
+  def __init__(self, slayout: StateLayout, device: torch.device, params=()):
     self.layout = slayout
     self.keys = part_keys(slayout)
     self.buffers = {
         key: torch.zeros(part.size, dtype=_torch_dtype(part.dtype), device=device)
         for key, part in zip(self.keys, slayout.parts)
     }
-    # views[i]: parameter i's {name: view}; the tensors optimizer.state[p] holds.
+    # views[i]: parameter i's {name: view}; the tensors optimizer.state[p] holds
+    # (for a DTensor parameter, its tensor-shaped state as DTensors over the views).
+    self._params = list(params)
     self.views = [self._views_of(i) for i in range(slayout.num_params)]
     self._jax = None
 
@@ -294,7 +296,12 @@ class StateStore:
         continue
       offset, shape = view
       size = int(np.prod(shape, dtype=np.int64))
-      views[part.field] = self.buffers[key][offset:offset + size].view(shape)
+      view = self.buffers[key][offset:offset + size].view(shape)
+      if part.kind in (FLAT, PACKED) and index < len(self._params):
+        param = self._params[index]
+        if tuple(_dtensor.local(param).shape) == tuple(shape):
+          view = _dtensor.state_view(view, param)
+      views[part.field] = view
     return views
 
   def to_jax(self) -> dict[str, jax.Array]:
@@ -359,8 +366,4 @@ def copy_entry(entry: Mapping[str, Any], views: Mapping[str, torch.Tensor]) -> N
   """Copies a (checked) state entry's values into the store's views."""
   with torch.no_grad():
     for name, view in views.items():
-      value = entry[name]
-      if isinstance(value, torch.Tensor):
-        view.copy_(value)
-      else:
-        view.fill_(value)
+      _dtensor.copy_into(view, entry[name])
