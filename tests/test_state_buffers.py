@@ -3,9 +3,10 @@
 `jax.jit(step, donate_argnums=...)` refuses a state in which two leaves share a buffer
 ("Attempt to donate the same buffer twice"), and a state that holds the parameters' own
 buffers cannot be donated together with them. optax's `lbfgs` (two fields share one tree of
-zeros), `cocob` (three), and `dog`, `dowg`, `madgrad`, `prodigy`, `cocob` and
-`scale_by_distance_over_gradients` (which keep the parameters themselves) do both; ours do
-neither (a deliberate difference from optax 0.2.8).
+zeros), `cocob` (three), and `dog`, `dowg`, `madgrad`, `prodigy`, `mechanize`, `cocob` and
+`scale_by_distance_over_gradients` (which keep the parameters themselves) do both, and
+`LookaheadParams.init_synced` makes `fast` and `slow` one set of buffers; ours do none of
+this (a deliberate difference from optax 0.2.8).
 
 The catalogue is every public transformation of `functional_optim`, `.contrib` and
 `.transforms` that can be built from a learning rate alone, the wrappers, and every
@@ -92,6 +93,7 @@ CATALOGUE.update({
                      PARAMS),
     "partition": (lambda: fo.partition({"a": fo.adam(0.1), "s": fo.sgd(0.1, momentum=0.9)},
                                        {"w": "a", "b": "s", "v": "a"}), None, PARAMS),
+    "contrib.mechanize(adam)": (lambda: fo.contrib.mechanize(fo.adam(0.1)), None, PARAMS),
     "flatten(adam)": (lambda: fo.flatten(fo.adam(0.1)), None, PARAMS),
     "contrib.schedule_free(adamw)": (
         lambda: fo.contrib.schedule_free(fo.adamw(0.1, b1=0.0), learning_rate=0.1), None, PARAMS),
@@ -142,6 +144,11 @@ def test_every_state_leaf_has_its_own_buffer(name):
   pointers = _pointers(state)
   assert len(set(pointers)) == len(pointers), f"{name}: state leaves share buffers"
   assert not set(pointers) & set(_pointers(params)), f"{name}: the state holds the parameters"
+
+
+def test_lookahead_params_init_synced_gives_slow_its_own_buffers():
+  pair = fo.LookaheadParams.init_synced(PARAMS)
+  assert not set(_pointers(pair.fast)) & set(_pointers(pair.slow))
 
 
 @pytest.mark.parametrize("name", DONATED)
