@@ -9,7 +9,9 @@ started jax with one device, so `test_sharding.py` runs it in a fresh process:
 (pytest collects it only when named; `--doctest-modules` imports it, which is harmless.)
 Each transformation runs three steps of fixed gradients on parameters sharded over a 2x4 mesh,
 with explicit in/out shardings and with propagated ones, and must give what the unsharded run
-gives; the state must be sharded like the parameters (as optax's is). With `SHARDED_RESULTS`
+gives; the state must be sharded like the parameters (as optax's is). `init` runs eagerly or
+with `out_shardings`: `jax.jit(tx.init)(params)` reads no parameter value, so jit drops the
+parameters and puts the whole state on one device (optax's too). With `SHARDED_RESULTS`
 set to a path, each comparison appends its largest difference there (one JSON line).
 """
 
@@ -199,7 +201,7 @@ def test_sharding_in_types_is_kept_by_update(case):
 
 def test_update_inside_shard_map_is_bit_identical(mesh):
   """adamw inside `jax.shard_map` sees each device's shard; elementwise, so nothing changes."""
-  del mesh
+  del mesh  # requested for its check of the device count
   line = jax.make_mesh((NUM_DEVICES,), ("d",), axis_types=(AxisType.Explicit,))
   tx = fo.adamw(1e-2, weight_decay=0.1)
   rng = np.random.default_rng(1)
