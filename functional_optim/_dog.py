@@ -72,7 +72,8 @@ def scale_by_distance_over_gradients(
     return ScaleByDistanceOverGradientsState(
         max_dist=jax.tree.map(lambda x: reps_rel * (1 + _distance(x)), params),
         grad_sum_of_squares=jax.tree.map(lambda x: jnp.zeros(1), params),
-        init_params=tree_lib.cast(params, param_dtype),
+        # A copy: a state holding the params' own buffers cannot be donated with them.
+        init_params=jax.tree.map(jnp.copy, tree_lib.cast(params, param_dtype)),
     )
 
   def update_fn(updates, state, params):

@@ -125,12 +125,12 @@ def scale_by_factored_rms(
 
   def init_fn(params):
     def init_leaf(param):
-      unused = jnp.zeros((1,), dtype=param.dtype)
+      unused = lambda: jnp.zeros((1,), dtype=param.dtype)  # a new buffer per field: donatable
       dims = _factored_dims(param.shape, factored, min_dim_size_to_factor)
       if dims is None:
-        return unused, unused, jnp.zeros_like(param)
+        return unused(), unused(), jnp.zeros_like(param)
       d1, d0 = dims
-      return _zeros_without_axis(param, d0), _zeros_without_axis(param, d1), unused
+      return _zeros_without_axis(param, d0), _zeros_without_axis(param, d1), unused()
 
     v_row, v_col, v = _unzip(params, jax.tree.map(init_leaf, params), 3)
     return FactoredState(count=jnp.zeros([], jnp.int32), v_row=v_row, v_col=v_col, v=v)

@@ -120,15 +120,16 @@ def scale_by_lbfgs(
   check_positive_int("memory_size", memory_size)
 
   def init_fn(params):
-    stacked_zeros = jax.tree.map(
+    # A new tree per field: a state whose fields share buffers cannot be donated.
+    stacked_zeros = lambda: jax.tree.map(
         lambda leaf: jnp.zeros((memory_size,) + leaf.shape, dtype=leaf.dtype), params
     )
     return ScaleByLBFGSState(
         count=jnp.asarray(0, dtype=jnp.int32),
         params=tree_lib.zeros_like(params),
         updates=tree_lib.zeros_like(params),
-        diff_params_memory=stacked_zeros,
-        diff_updates_memory=stacked_zeros,
+        diff_params_memory=stacked_zeros(),
+        diff_updates_memory=stacked_zeros(),
         weights_memory=jnp.zeros(memory_size),
     )
 

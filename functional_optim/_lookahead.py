@@ -45,8 +45,11 @@ class LookaheadParams(NamedTuple):
   # The one method in the library: optax's constructor, kept for compatibility.
   @classmethod
   def init_synced(cls, params: Params) -> "LookaheadParams":
-    """Fast and slow parameters both equal to `params`."""
-    return cls(fast=params, slow=params)
+    """Fast and slow parameters both equal to `params`.
+
+    `slow` is a copy, in buffers of its own, so that the pair can be donated to `jax.jit`.
+    """
+    return cls(fast=params, slow=jax.tree.map(jnp.copy, params))
 
 
 def _lookahead_updates(updates, sync_next, params, slow_step_size):

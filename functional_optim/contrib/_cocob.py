@@ -58,13 +58,13 @@ def scale_by_cocob(
   check_non_negative("eps", eps)
 
   def init_fn(params):
-    zeros = fo.tree.zeros_like(params)
+    # Every field in buffers of its own, so that the state can be donated (with the params).
     return COCOBState(
-        init_particles=params,
-        cumulative_gradients=zeros,
+        init_particles=jax.tree.map(jnp.copy, params),
+        cumulative_gradients=fo.tree.zeros_like(params),
         scale=fo.tree.scale(eps, fo.tree.ones_like(params)),
-        subgradients=zeros,
-        reward=zeros,
+        subgradients=fo.tree.zeros_like(params),
+        reward=fo.tree.zeros_like(params),
     )
 
   def update_fn(updates, state, params=None):

@@ -75,7 +75,7 @@ def scale_by_dog(
       r_epsilon = 0.0
     return DoGState(
         is_init_step=jnp.asarray(True),
-        init_params=params,
+        init_params=jax.tree.map(jnp.copy, params),  # own buffers: donatable with params
         max_dist=jnp.asarray(r_epsilon, dtype=params_dtype),
         sum_sq_norm_grads=jnp.asarray(0.0, dtype=params_dtype),
     )
@@ -204,7 +204,7 @@ def scale_by_dowg(
     params_dtype = fo.tree.dtype(params, "lowest")
     init_sq_dist = eps if init_estim_sq_dist is None else init_estim_sq_dist
     return DoWGState(
-        init_params=params,
+        init_params=jax.tree.map(jnp.copy, params),  # own buffers: donatable with params
         estim_sq_dist=jnp.asarray(init_sq_dist, dtype=params_dtype),
         weighted_sq_norm_grads=jnp.asarray(0.0, dtype=params_dtype),
     )

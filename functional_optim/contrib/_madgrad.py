@@ -63,7 +63,7 @@ def scale_by_madgrad(
         count=jnp.zeros([], jnp.int32),
         grad_sum_sq=fo.tree.zeros_like(params),
         s=fo.tree.zeros_like(params),
-        x0=jax.tree.map(lambda x: x, params),
+        x0=jax.tree.map(jnp.copy, params),  # own buffers: donatable with params
     )
 
   def update_fn(updates, state, params=None):

@@ -89,7 +89,7 @@ def mechanize(
         m=jnp.zeros([num_betas], dtype=params_dtype),
         v=jnp.zeros([num_betas], dtype=params_dtype),
         s=jnp.ones([num_betas], dtype=params_dtype) * s_init,
-        x0=params,
+        x0=jax.tree.map(jnp.copy, params),  # own buffers: donatable with params
     )
 
   def update_fn(updates, state, params: Optional[_base.Params] = None, **extra_args: Any):

@@ -98,7 +98,7 @@ def prodigy(
         exp_avg=fo.tree.zeros_like(params),
         exp_avg_sq=fo.tree.zeros_like(params),
         grad_sum=fo.tree.zeros_like(params),
-        params0=params,
+        params0=jax.tree.map(jnp.copy, params),  # own buffers: donatable with params
         estim_lr=jnp.asarray(estim_lr0, dtype=params_dtype),
         numerator_weighted=jnp.zeros((), dtype=params_dtype),
         count=jnp.zeros((), jnp.int32),

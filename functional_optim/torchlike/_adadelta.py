@@ -82,9 +82,10 @@ def adadelta(
     return -rnd(lr) * delta, step, square_avg, acc_delta
 
   def init_fn(params: Params) -> AdadeltaState:
-    zeros = _common.zeros_like(params)
     return AdadeltaState(
-        step=_common.scalar_like(params, 0.0), square_avg=zeros, acc_delta=zeros
+        step=_common.scalar_like(params, 0.0),
+        square_avg=_common.zeros_like(params),
+        acc_delta=_common.zeros_like(params),
     )
 
   def update_fn(

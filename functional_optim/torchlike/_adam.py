@@ -109,12 +109,11 @@ def adam(
     return increment, step, exp_avg, exp_avg_sq, max_exp_avg_sq
 
   def init_fn(params: Params) -> AdamState:
-    zeros = _common.zeros_like(params)
     return AdamState(
         step=_common.scalar_like(params, 0.0),
-        exp_avg=zeros,
-        exp_avg_sq=zeros,
-        max_exp_avg_sq=zeros if amsgrad else None,
+        exp_avg=_common.zeros_like(params),
+        exp_avg_sq=_common.zeros_like(params),
+        max_exp_avg_sq=_common.zeros_like(params) if amsgrad else None,
     )
 
   def update_fn(

@@ -81,8 +81,11 @@ def adamax(
     return (-clr * exp_avg) / exp_inf, step, exp_avg, exp_inf
 
   def init_fn(params: Params) -> AdamaxState:
-    zeros = _common.zeros_like(params)
-    return AdamaxState(step=_common.scalar_like(params, 0.0), exp_avg=zeros, exp_inf=zeros)
+    return AdamaxState(
+        step=_common.scalar_like(params, 0.0),
+        exp_avg=_common.zeros_like(params),
+        exp_inf=_common.zeros_like(params),
+    )
 
   def update_fn(
       updates: Updates, state: AdamaxState, params: Optional[Params] = None

@@ -111,12 +111,11 @@ def nadam(
     return increment, step, mu_product, exp_avg, exp_avg_sq
 
   def init_fn(params: Params) -> NAdamState:
-    zeros = _common.zeros_like(params)
     return NAdamState(
         step=_common.scalar_like(params, 0.0),
         mu_product=_common.scalar_like(params, 1.0),
-        exp_avg=zeros,
-        exp_avg_sq=zeros,
+        exp_avg=_common.zeros_like(params),
+        exp_avg_sq=_common.zeros_like(params),
     )
 
   def update_fn(

@@ -136,8 +136,11 @@ def radam(
     return increment, step, exp_avg, exp_avg_sq
 
   def init_fn(params: Params) -> RAdamState:
-    zeros = _common.zeros_like(params)
-    return RAdamState(step=_common.scalar_like(params, 0.0), exp_avg=zeros, exp_avg_sq=zeros)
+    return RAdamState(
+        step=_common.scalar_like(params, 0.0),
+        exp_avg=_common.zeros_like(params),
+        exp_avg_sq=_common.zeros_like(params),
+    )
 
   def update_fn(
       updates: Updates, state: RAdamState, params: Optional[Params] = None

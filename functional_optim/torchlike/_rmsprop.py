@@ -99,12 +99,11 @@ def rmsprop(
     return increment, step, square_avg, momentum_buffer, grad_avg
 
   def init_fn(params: Params) -> RMSpropState:
-    zeros = _common.zeros_like(params)
     return RMSpropState(
         step=_common.scalar_like(params, 0.0),
-        square_avg=zeros,
-        momentum_buffer=zeros if use_momentum else None,
-        grad_avg=zeros if centered else None,
+        square_avg=_common.zeros_like(params),
+        momentum_buffer=_common.zeros_like(params) if use_momentum else None,
+        grad_avg=_common.zeros_like(params) if centered else None,
     )
 
   def update_fn(

@@ -108,8 +108,11 @@ def sparse_adam(
     return increment, step, new_exp_avg, new_exp_avg_sq, held
 
   def init_fn(params: Params) -> SparseAdamState:
-    zeros = _common.zeros_like(params)
-    return SparseAdamState(_common.scalar_like(params, 0, jnp.int32), zeros, zeros)
+    return SparseAdamState(
+        _common.scalar_like(params, 0, jnp.int32),
+        _common.zeros_like(params),
+        _common.zeros_like(params),
+    )
 
   def update_fn(
       updates: Updates,
