@@ -59,6 +59,7 @@ def test_demo_help_documents_the_flags(capsys, monkeypatch):
     ("gradient_accumulation.py", ["--steps", "2"], "parameters moved on micro-steps: [4, 8]"),
     ("skip_nonfinite.py", ["--steps", "4"], "skipped 1 step(s); adam ran 3 of 4 steps"),
     ("optax_in_torch.py", ["--steps", "5"], "torch+bridge vs pure optax"),
+    ("meta_learning.py", ["--meta-steps", "3", "--inner-steps", "2"], "learned lr (relative)"),
 ])
 def test_example(script, args, expected):
   if script == "optax_in_torch.py":

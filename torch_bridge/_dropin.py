@@ -80,11 +80,6 @@ class TorchDropIn(FunctionalOptimizer):
 
   def __init__(self, params, *, state_dtype: Optional[torch.dtype] = None, **defaults: Any):
     check_torch_arguments(type(self).__name__, defaults)
-    if defaults.get("differentiable"):
-      raise NotImplementedError(
-          f"{type(self).__name__}(differentiable=True) is not supported: the step runs as a "
-          "compiled JAX program, outside torch's autograd"
-      )
     factory = type(self).factory
     factory_args = tuple(inspect.signature(factory).parameters)
     factory(**{k: v for k, v in defaults.items() if k in factory_args})  # torch's checks and messages

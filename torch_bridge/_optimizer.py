@@ -13,7 +13,7 @@ import torch
 
 import functional_optim as fo
 
-from . import _flat, _hyperparams, _store
+from . import _differentiable, _flat, _hyperparams, _store
 from ._buffers import GroupBuffers, layout_of
 from ._program import GroupProgram, compile_step
 
@@ -94,6 +94,11 @@ class FunctionalOptimizer(torch.optim.Optimizer):
   `state_dtype` or wider are unaffected. `state_dict()` holds the float32 state, and
   loading a checkpoint whose state has another dtype raises `ValueError`.
 
+  `differentiable=True` is torch.optim's flag: when a parameter, gradient, state
+  tensor or tensor hyperparameter requires grad, autograd records the step (JAX
+  computes its backward), so meta-objectives differentiate through it (see
+  `torch_bridge._differentiable`).
+
   The whole step (every group) is one compiled XLA program; optimizer state stays in
   JAX between steps. Parameters keep their identity and storage across steps: at
   construction they are moved into one flat buffer per group and dtype.
@@ -126,6 +131,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       *,
       elementwise: bool = False,
       state_dtype: Optional[torch.dtype] = None,
+      differentiable: bool = False,
       **hyperparams: Any,
   ):
     if isinstance(transformation, type) and issubclass(transformation, torch.optim.Optimizer):
@@ -145,6 +151,8 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       factory_args, defaults = self._factory_defaults(transformation, hyperparams)
     else:
       raise TypeError(f"expected a transformation or a factory, got {type(transformation).__name__}")
+    if differentiable:
+      defaults = {**defaults, "differentiable": True}
     self._setup(params, transformation, factory_args, defaults, elementwise=elementwise, state_dtype=state_dtype)
 
   def _setup(self, params, transformation, factory_args, defaults, *, elementwise: bool,
@@ -268,6 +276,9 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     self._check_groups_unchanged()
     for rt in self._runtimes:
       rt.buffers.check_params()  # (a refused group raises its algorithm's error here)
+    if _differentiable.records(self):  # differentiable=True: autograd records the step
+      _differentiable.step(self)
+      return loss
     gathered = [self._gather(rt) for rt in self._runtimes]
     if not any(any(has_grad) for _, _, has_grad in gathered):
       return loss  # torch does nothing when no parameter has a gradient
