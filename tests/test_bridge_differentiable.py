@@ -44,11 +44,16 @@ CASES = {
     "Rprop": (dict(lr=0.9), lambda: {
         "step": torch.tensor(10.0, dtype=F64), "prev": _rand(5), "step_size": _rand(5)}),
     "ASGD": (dict(lr=0.9, t0=1), lambda: {
-        # eta and mu in torch's dtype for them (float32): the bridge keeps them so
-        "step": torch.tensor(10.0), "eta": torch.tensor(0.9), "mu": torch.tensor(1.0), "ax": _rand(5)}),
+        "step": torch.tensor(10.0, dtype=F64), "eta": torch.tensor(0.9, dtype=F64),
+        "mu": torch.tensor(1.0, dtype=F64), "ax": _rand(5)}),
     "Adadelta": (dict(lr=0.9, weight_decay=0.1), lambda: {
         "step": torch.tensor(10.0, dtype=F64), "square_avg": _rand(5), "acc_delta": _rand(5)}),
 }
+
+
+# Known float64 deviations of an algorithm's ordinary step from torch's, not of differentiation:
+# torchlike.radam's rectification term (3.6e-8 relative after 12 ordinary float64 steps).
+FLOAT64_DEVIATION = {"RAdam": 1e-8}
 
 
 def _one_step(cls, kwargs, param, grad, state):
@@ -82,12 +87,13 @@ def test_one_step_gradcheck_and_torchs_gradients(case):
   out_ours, out_theirs = ours(*inputs), theirs(*inputs)
   assert len(out_ours) == len(out_theirs)
   weights = [torch.randn_like(o) for o in out_theirs]
+  tolerance = FLOAT64_DEVIATION.get(name, 1e-12)
   for a, b in zip(out_ours, out_theirs):
-    torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(a, b, rtol=tolerance, atol=tolerance)
   grads_ours = torch.autograd.grad(out_ours, inputs, weights, allow_unused=True)
   grads_theirs = torch.autograd.grad(out_theirs, inputs, weights, allow_unused=True)
   for a, b in zip(grads_ours, grads_theirs):
-    torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(a, b, rtol=100 * tolerance, atol=tolerance)
 
 
 def _inner_loop(module, name, params, lr, steps, dtype, **kwargs):
@@ -106,30 +112,39 @@ def _inner_loop(module, name, params, lr, steps, dtype, **kwargs):
   return loss_of()
 
 
+# Algorithms whose torch.optim differentiable step takes a tensor lr through several steps
+# (torch's SGD with momentum and a tensor lr fails its own backward after two steps; its
+# RMSprop, Adagrad, Adamax refuse a tensor lr): options, and whether lr is a tensor.
 INNER = {
-    "SGD": dict(momentum=0.9),
-    "Adam": dict(),
-    "AdamW": dict(weight_decay=0.1),
-    "RMSprop": dict(momentum=0.5),
+    "SGD": (dict(weight_decay=0.01), True),
+    "SGD-momentum": (dict(momentum=0.9, nesterov=True), False),
+    "Adam": (dict(), True),
+    "AdamW": (dict(weight_decay=0.1), True),  # amsgrad: torch's own backward fails after 3 steps
+    "RMSprop": (dict(momentum=0.5, centered=True), False),
 }
 
 
-@hypothesis.settings(deadline=None, max_examples=4)
-@hypothesis.given(name=st.sampled_from(sorted(INNER)), steps=st.integers(1, 3), seed=st.integers(0, 2**16),
+@hypothesis.settings(deadline=None, max_examples=5, phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate])
+@hypothesis.given(case=st.sampled_from(sorted(INNER)), steps=st.integers(1, 3), seed=st.integers(0, 2**16),
                   lr=st.floats(1e-3, 0.1), dtype=st.sampled_from([torch.float32, torch.float64]))
-def test_meta_gradients_equal_torch_optims(name, steps, seed, lr, dtype):
-  """d(loss after k steps)/d(lr, initial params): torch_bridge equals torch.optim(differentiable=True)."""
+def test_meta_gradients_equal_torch_optims(case, steps, seed, lr, dtype):
+  """d(loss after k steps)/d(lr, initial params): torch_bridge equals torch.optim(differentiable=True).
+
+  To float32 rounding in float64 too: torch's differentiable Adam computes its bias
+  corrections from its float32 `step` tensor, in float32 (its ordinary step uses floats).
+  """
+  name = case.split("-")[0]
+  kwargs, tensor_lr = INNER[case]
   generator = torch.Generator().manual_seed(seed)
   init = [torch.randn(3, 4, generator=generator, dtype=dtype), torch.randn(3, generator=generator, dtype=dtype)]
   results = []
   for module in (torch_bridge, torch.optim):
-    lr_t = torch.tensor(lr, dtype=dtype, requires_grad=True)
+    lr_t = torch.tensor(lr, dtype=dtype, requires_grad=True) if tensor_lr else lr
     params = [p.clone().requires_grad_(True) for p in init]
-    loss = _inner_loop(module, name, params, lr_t, steps, dtype, **INNER[name])
-    results.append((loss, *torch.autograd.grad(loss, [lr_t, *params])))
-  tolerance = dict(rtol=2e-5, atol=1e-6) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-12)
+    loss = _inner_loop(module, name, params, lr_t, steps, dtype, **kwargs)
+    results.append((loss, *torch.autograd.grad(loss, [lr_t, *params] if tensor_lr else params)))
   for ours, theirs in zip(*results):
-    torch.testing.assert_close(ours, theirs, **tolerance)
+    torch.testing.assert_close(ours, theirs, rtol=2e-5, atol=1e-6)
 
 
 def test_tensor_betas_and_weight_decay_get_gradients_as_in_torch():
@@ -141,7 +156,7 @@ def test_tensor_betas_and_weight_decay_get_gradients_as_in_torch():
     loss = _inner_loop(module, "Adam", params, hp[0], 3, F64, betas=(hp[1], hp[2]), weight_decay=hp[3])
     grads.append(torch.autograd.grad(loss, hp))
   for ours, theirs in zip(*grads):
-    torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-14)
+    torch.testing.assert_close(ours, theirs, rtol=2e-5, atol=1e-9)  # see test_meta_gradients_equal_torch_optims
 
 
 @pytest.mark.parametrize("name", ["SGD", "Adam"])
@@ -195,7 +210,8 @@ def test_a_leaf_that_requires_grad_is_refused_as_by_torch_and_nothing_changes():
     optimizer = module.Adam([w], lr=0.1, differentiable=True)
     with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
       optimizer.step()
-    assert torch.equal(w.detach(), torch.ones(3)) and not optimizer.state[w]
+    assert torch.equal(w.detach(), torch.ones(3))
+  assert not optimizer.state[w]  # the bridge changes nothing (torch has created the state by then)
 
 
 def test_without_anything_requiring_grad_the_ordinary_step_runs():

@@ -19,6 +19,8 @@ This path runs only when something in the step requires grad; otherwise the
 ordinary compiled step computes the same numbers.
 """
 
+import collections
+import dataclasses
 from typing import Optional
 
 import jax
@@ -93,12 +95,15 @@ def _step_group(optimizer, group, rt, params: list) -> None:
   slayout = _state_layout(optimizer, group, params, static, layout)
   entries = [optimizer._entry(p) or {} for p in params]
   has_state = [bool(e) for e in entries]
+  slayout = _in_entry_dtypes(slayout, entries)
+  index_of = {id(p): i for i, p in enumerate(rt.params)}
+  store_views = [rt.store.views[index_of[id(p)]] for p in params]
   expected = _expected_views(slayout, params[0].device)
   for i, entry in enumerate(entries):
     if entry:
       _store.check_entry(f"{i} of its group", entry, expected[i])
       for name, value in entry.items():
-        if _is_store_view(rt, params[i], name, value):
+        if store_views[i].get(name) is value:
           continue
         if isinstance(value, torch.Tensor) and value.is_leaf and value.requires_grad:
           raise RuntimeError(_LEAF_MESSAGE)
@@ -131,17 +136,17 @@ def _step_group(optimizer, group, rt, params: list) -> None:
       if view is not None:
         offset, shape = view
         new_values[part.field] = new_packed[key][offset:offset + int(np.prod(shape, dtype=np.int64))].view(shape)
-    _write_entry(optimizer, rt, p, entries[i], new_values)
+    _write_entry(optimizer, p, entries[i], new_values, store_views[i])
 
 
-def _write_entry(optimizer, rt, p, entry: dict, new_values: dict) -> None:
+def _write_entry(optimizer, p, entry: dict, new_values: dict, store_views: dict) -> None:
   """Puts a parameter's new state into `optimizer.state[p]`, in place where torch writes in place."""
   if not entry:
     optimizer.state[p] = dict(new_values)
     return
   for name, new in new_values.items():
     old = entry[name]
-    if _is_store_view(rt, p, name, old):
+    if store_views.get(name) is old:
       with torch.no_grad():
         old.copy_(new)  # the optimizer's buffer keeps up with the value
       entry[name] = new
@@ -151,19 +156,31 @@ def _write_entry(optimizer, rt, p, entry: dict, new_values: dict) -> None:
       entry[name] = new
 
 
-def _is_store_view(rt, p, name: str, value) -> bool:
-  index = next(i for i, q in enumerate(rt.params) if q is p)
-  return rt.store.views[index].get(name) is value
-
-
 def _state_layout(optimizer, group, params, static, layout) -> _store.StateLayout:
   """The per-parameter state layout of the stepped parameters (cached by structure)."""
-  cache = optimizer.__dict__.setdefault("_differentiable_layouts", {})
-  key = (static, layout)
-  if key not in cache:
+  key = ("layout", _algorithm(optimizer), static, layout)
+  if key not in _CACHE:
     fresh, _ = optimizer._fresh_state(group, params, False)
-    cache[key] = _store.state_layout(fresh, layout, frozenset(), False, optimizer._exported)
-  return cache[key]
+    _remember(key, _store.state_layout(fresh, layout, frozenset(), False, optimizer._exported))
+  return _CACHE[key]
+
+
+def _in_entry_dtypes(slayout: _store.StateLayout, entries: list[dict]) -> _store.StateLayout:
+  """`slayout` with each floating part as wide as the widest tensor the user put in for it.
+
+  torch computes with the state tensors it is given (a float64 `step` or NAdam
+  `mu_product`, as gradcheck passes); the bridge's own counters are float32.
+  """
+  parts = []
+  for part in slayout.parts:
+    dtype = getattr(torch, part.dtype)
+    if dtype.is_floating_point:
+      for entry, view in zip(entries, part.views):
+        value = entry.get(part.field) if view is not None else None
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and value.dtype.itemsize > dtype.itemsize:
+          dtype = value.dtype
+    parts.append(dataclasses.replace(part, dtype=str(dtype).removeprefix("torch.")))
+  return dataclasses.replace(slayout, parts=tuple(parts))
 
 
 def _expected_views(slayout: _store.StateLayout, device) -> list[dict[str, torch.Tensor]]:
@@ -213,9 +230,9 @@ def _traced_tensor(hyperparams, name: str, value: float, dtype, device) -> torch
 
 def _program(optimizer, spec: GroupProgram, treedef, state_mask: Optional[tuple], shapes) -> _autograd.JaxProgram:
   """The group's step as a `JaxProgram` over the flat list of its inputs (cached by structure)."""
-  cache = optimizer.__dict__.setdefault("_differentiable_programs", {})
-  key = (spec, treedef, state_mask, shapes)
-  if key not in cache:
+  key = ("program", _algorithm(optimizer), spec.layout, spec.state_layout, spec.static_hyperparams, treedef,
+         state_mask, shapes)
+  if key not in _CACHE:
     has_grad = np.ones(len(spec.layout.slots), dtype=np.bool_)
     has_state = None if state_mask is None else np.asarray(state_mask, dtype=np.bool_)
 
@@ -225,6 +242,25 @@ def _program(optimizer, spec: GroupProgram, treedef, state_mask: Optional[tuple]
                                          traced, None)
       return tuple(new_flat[d] for d in spec.layout.dtypes) + tuple(new_packed[k] for k in _store.part_keys(spec.state_layout))
 
-    cache[key] = _autograd.JaxProgram(fn, any(dtype in (torch.float64, torch.complex128) for _, dtype in shapes))
-  return cache[key]
+    _remember(key, _autograd.JaxProgram(fn, any(dtype in (torch.float64, torch.complex128) for _, dtype in shapes)))
+  return _CACHE[key]
+
+
+# Programs and layouts by structure, shared by optimizers of the same algorithm: meta-learning
+# builds a new inner optimizer per outer step, and each would otherwise compile its step again.
+_CACHE: "collections.OrderedDict[tuple, object]" = collections.OrderedDict()
+_CACHE_SIZE = 256
+
+
+def _algorithm(optimizer) -> tuple:
+  """What decides an optimizer's transformation besides its hyperparameters (hashable)."""
+  spec = optimizer._spec
+  return (type(optimizer), _hyperparams._hashable(spec["transformation"]), spec["factory_args"],
+          spec["state_dtype"])
+
+
+def _remember(key, value) -> None:
+  _CACHE[key] = value
+  while len(_CACHE) > _CACHE_SIZE:
+    _CACHE.popitem(last=False)
 
