@@ -221,7 +221,7 @@ def test_functional_optimizer_meta_gradient_equals_jax_grad():
     optimizer.step()
   loss = loss_of()
   (grad,) = torch.autograd.grad(loss, lr)
-  assert abs(float(loss) - float(expected_loss)) <= 1e-6
+  assert abs(loss.item() - float(expected_loss)) <= 1e-6
   assert abs(float(grad) - float(expected_grad)) <= 1e-5 * abs(float(expected_grad)) + 1e-6
 
 
