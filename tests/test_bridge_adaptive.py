@@ -166,12 +166,6 @@ def test_param_group_keys_in_torchs_order(name):
   assert ours.param_groups[0] == theirs.param_groups[0]
 
 
-@pytest.mark.parametrize("name", ["ASGD", "Adadelta", "Rprop"])
-def test_differentiable_is_not_supported(name):
-  with pytest.raises(NotImplementedError, match="differentiable"):
-    DROPINS[name]([torch.nn.Parameter(torch.zeros(2))], differentiable=True)
-
-
 @pytest.mark.parametrize("name", ["Adafactor", "Muon"])
 def test_no_differentiable_argument_as_in_torch(name):
   params = [torch.nn.Parameter(torch.zeros(2, 2))]

@@ -61,12 +61,6 @@ def test_signature_and_defaults_match_torch(name):
     assert ours[arg].default == theirs[arg].default, arg
 
 
-@pytest.mark.parametrize("name", sorted(OPTIONS))
-def test_differentiable_is_not_supported(name):
-  with pytest.raises(NotImplementedError, match="differentiable"):
-    getattr(torch_bridge, name)([torch.nn.Parameter(torch.zeros(2))], differentiable=True)
-
-
 @pytest.mark.parametrize("name,kwargs,message", [
     ("SGD", {"lr": -1.0}, "Invalid learning rate"),
     ("SGD", {"momentum": 0.9, "nesterov": True, "dampening": 0.1}, "Nesterov"),

@@ -61,6 +61,7 @@ def test_demo_help_documents_the_flags(capsys, monkeypatch):
     ("skip_nonfinite.py", ["--steps", "4"], "skipped 1 step(s); adam ran 3 of 4 steps"),
     ("optax_in_torch.py", ["--steps", "5"], "torch+bridge vs pure optax"),
     ("jax_sharded.py", ["--steps", "20"], "max |param difference| sharded vs unsharded"),
+    ("meta_learning.py", ["--meta-steps", "3", "--inner-steps", "2"], "learned lr (relative)"),
 ])
 def test_example(script, args, expected):
   stdout = run(script, *args)
@@ -121,5 +122,6 @@ def test_readme_quickstarts_run(tmp_path):
 def test_every_example_is_tested():
   tested = {"demo.py", "jax_quickstart.py", "torch_dropin.py", "param_groups_scheduler.py",
             "checkpoint_interchange.py", "gradient_accumulation.py", "skip_nonfinite.py", "optax_in_torch.py",
-            "accelerate_train.py", "ddp_torchrun.py", "fsdp2.py", "jax_sharded.py"}
+            "accelerate_train.py", "ddp_torchrun.py", "fsdp2.py", "jax_sharded.py",
+            "meta_learning.py"}
   assert {p.name for p in EXAMPLES.glob("*.py")} == tested

@@ -45,8 +45,9 @@ class TorchDropIn(FunctionalOptimizer):
 
   Subclasses name a factory from `functional_optim.torchlike` and the state fields
   torch keeps per parameter. Their param groups carry exactly torch's keys
-  (including `foreach`, `fused`, `capturable`, `differentiable`, which are accepted
-  and recorded; the step always runs as one compiled JAX program), and their
+  (including `foreach`, `fused`, `capturable`, which are accepted and recorded: the step
+  runs as one compiled JAX program; and `differentiable`, with which autograd records
+  the step when something in it requires grad, see `torch_bridge._differentiable`), and their
   `state_dict()` holds exactly torch's per-parameter state, so checkpoints move
   between `torch.optim.<Name>` and this class both ways.
 
@@ -80,11 +81,6 @@ class TorchDropIn(FunctionalOptimizer):
 
   def __init__(self, params, *, state_dtype: Optional[torch.dtype] = None, **defaults: Any):
     check_torch_arguments(type(self).__name__, defaults)
-    if defaults.get("differentiable"):
-      raise NotImplementedError(
-          f"{type(self).__name__}(differentiable=True) is not supported: the step runs as a "
-          "compiled JAX program, outside torch's autograd"
-      )
     factory = type(self).factory
     factory_args = tuple(inspect.signature(factory).parameters)
     factory(**{k: v for k, v in defaults.items() if k in factory_args})  # torch's checks and messages

@@ -14,7 +14,7 @@ import torch
 
 import functional_optim as fo
 
-from . import _dtensor, _flat, _hyperparams, _store, _threads
+from . import _differentiable, _dtensor, _flat, _hyperparams, _store, _threads
 from ._buffers import GroupBuffers, layout_of
 from ._program import GroupProgram, compile_step
 
@@ -104,6 +104,11 @@ class FunctionalOptimizer(torch.optim.Optimizer):
   tensor's elements (a global-norm clip, LAMB, Adafactor, Muon) is refused for them
   with a `ValueError` (see `torch_bridge._dtensor`).
 
+  `differentiable=True` is torch.optim's flag: when a parameter, gradient, state
+  tensor or tensor hyperparameter requires grad, autograd records the step (JAX
+  computes its backward), so meta-objectives differentiate through it (see
+  `torch_bridge._differentiable`).
+
   The whole step (every group) is one compiled XLA program; optimizer state stays in
   JAX between steps. Parameters keep their identity and storage across steps: at
   construction they are moved into one flat buffer per group and dtype.
@@ -136,6 +141,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       *,
       elementwise: bool = False,
       state_dtype: Optional[torch.dtype] = None,
+      differentiable: bool = False,
       **hyperparams: Any,
   ):
     if isinstance(transformation, type) and issubclass(transformation, torch.optim.Optimizer):
@@ -155,6 +161,8 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       factory_args, defaults = self._factory_defaults(transformation, hyperparams)
     else:
       raise TypeError(f"expected a transformation or a factory, got {type(transformation).__name__}")
+    if differentiable:
+      defaults = {**defaults, "differentiable": True}
     self._setup(params, transformation, factory_args, defaults, elementwise=elementwise, state_dtype=state_dtype)
 
   def _setup(self, params, transformation, factory_args, defaults, *, elementwise: bool,
@@ -300,6 +308,9 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       raise RuntimeError("the optimizer is in eval mode (schedule-free evaluation parameters); call train() before step()")
     self._check_groups_unchanged()
     self._check_params()  # (a refused group raises its algorithm's error here)
+    if _differentiable.records(self):  # differentiable=True: autograd records the step
+      _differentiable.step(self)
+      return loss
     with _threads.fewer_copy_threads():  # a busy core stalls every parallel copy (see _threads)
       self._step_all()
     return loss
