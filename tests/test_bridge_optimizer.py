@@ -120,10 +120,10 @@ def test_missing_gradient_leaves_value_and_state_untouched_and_does_not_recompil
   opt.step()
   assert torch.equal(frozen, value)
   per_param = {k for k in state if not k.endswith("count")}
-  assert per_param == {"0.mu", "0.nu"}
+  assert per_param == {"scale_by_adam.mu", "scale_by_adam.nu"}
   assert all(torch.equal(opt.state[frozen][k], state[k]) for k in per_param)
   # optax's `count` is the group's (global): every parameter's copy of it advances.
-  assert opt.state[frozen]["0.count"] == state["0.count"] + 1
+  assert opt.state[frozen]["scale_by_adam.count"] == state["scale_by_adam.count"] + 1
   compiles.__exit__()
   assert compiles.count == 0
 

@@ -13,7 +13,7 @@ import torch
 
 import functional_optim as fo
 
-from . import _flat, _hyperparams, _store
+from . import _flat, _hyperparams, _named, _store
 from ._buffers import GroupBuffers, layout_of
 from ._program import GroupProgram, compile_step
 
@@ -40,8 +40,9 @@ def _in_state_dtype(make_transformation, state_dtype: Optional[torch.dtype]):
 class _GroupRuntime:
   """What the optimizer keeps per param group besides torch's group dict and state."""
 
-  def __init__(self, params, flat_scalars, state_layout, device):
+  def __init__(self, params, flat_scalars, state_layout, device, make_transformation):
     self.params = params  # the group's distinct tensors, in order
+    self.make_transformation = make_transformation  # hyperparameters -> the group's transformation
     self.multiplicity = [1] * len(params)  # how often the group lists each (torch steps each listing)
     self.buffers = GroupBuffers(params)
     self.flat_scalars = flat_scalars  # None: per-parameter form; else flat form (see _flat)
@@ -198,9 +199,27 @@ class FunctionalOptimizer(torch.optim.Optimizer):
         hp[name] = value
     return hp
 
-  def _fresh_state(self, group, params, flat: bool):
+  # Whether groups with torch's `param_names` give their transformation `{name: array}` (see _named).
+  _names_parameters = True
+
+  def _maker(self, group, params, flat: bool):
+    """hyperparameters -> the group's transformation, seeing the parameters by name if it has names."""
+    names = group.get("param_names") if hasattr(group, "get") else None
+    if flat or not self._names_parameters or names is None:
+      return self._make_transformation
+    first = {}
+    for p, name in zip(group["params"], names):
+      first.setdefault(id(p), name)  # a parameter listed twice keeps its first name
+    distinct_names = [first.get(id(p)) for p in params]
+    if not _named.usable_names(distinct_names, len(params)):
+      return self._make_transformation
+    make = self._make_transformation
+    return lambda hyperparams: _named.with_names(make(hyperparams), distinct_names)
+
+  def _fresh_state(self, group, params, flat: bool, make=None):
     """`(state, flat_scalars)`: the transformation's initial state for `params`, computed now."""
-    tx = self._make_transformation(_hyperparams.as_python_numbers(self._transformation_hyperparams(group)))
+    make = make or self._make_transformation
+    tx = make(_hyperparams.as_python_numbers(self._transformation_hyperparams(group)))
     layout = layout_of(params)
     with _precision(params):
       if flat:
@@ -218,9 +237,11 @@ class FunctionalOptimizer(torch.optim.Optimizer):
 
   def _new_runtime(self, group, params) -> "_GroupRuntime":
     flat = self._elementwise and _flat.supports(layout_of(params))
-    fresh, flat_scalars = self._fresh_state(group, params, flat)
+    make = self._maker(group, params, flat)
+    fresh, flat_scalars = self._fresh_state(group, params, flat, make)
     state_layout = _store.state_layout(fresh, layout_of(params), flat_scalars or frozenset(), flat, self._exported)
-    return _GroupRuntime(params, flat_scalars, state_layout, params[0].device if params else torch.device("cpu"))
+    return _GroupRuntime(params, flat_scalars, state_layout, params[0].device if params else torch.device("cpu"),
+                         make)
 
   def _runtime_for(self, group) -> "_GroupRuntime":
     """A group's runtime: its distinct parameters, and how often the group lists each."""
@@ -285,7 +306,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     has_states = [self._sync_state_in(rt) for rt in self._runtimes]
     statics, traced = zip(*(_hyperparams.split(self._transformation_hyperparams(g)) for g in self.param_groups))
     specs = tuple(
-        GroupProgram(rt.buffers.layout, rt.store.layout, self._make_transformation, static, rt.flat_scalars)
+        GroupProgram(rt.buffers.layout, rt.store.layout, rt.make_transformation, static, rt.flat_scalars)
         for rt, static in zip(self._runtimes, statics)
     )
     # One group in the general case puts all in it: only two variants are ever compiled.
@@ -428,7 +449,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
   def _materialize_state(self) -> None:
     """Gives every parameter its initial state now (torch's Adagrad creates it when built)."""
     for group, rt in zip(self.param_groups, self._runtimes):
-      fresh, _ = self._fresh_state(group, rt.params, rt.flat_scalars is not None)
+      fresh, _ = self._fresh_state(group, rt.params, rt.flat_scalars is not None, rt.make_transformation)
       with _precision(rt.params):
         packed = _store.pack(rt.store.layout, rt.buffers.layout, rt.flat_scalars or frozenset(), fresh)
         rt.store.write({k: torch.from_dlpack(jnp.array(v, copy=True)) for k, v in packed.items()})
@@ -567,7 +588,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
         entry = saved_state.get(saved_id)
         if not entry:
           continue
-        entry = {**saved_global, **self._loaded_entry(entry)}
+        entry = rt.store.layout.renamed({**saved_global, **self._loaded_entry(entry)})
         i = index_of[id(group["params"][position])]
         _store.check_entry(saved_id, entry, rt.store.views[i])
         entries[(g, i)] = entry
@@ -604,7 +625,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       for i, p in enumerate(rt.params):
         entry = saved_state.get(p)
         if entry:
-          entry = self._loaded_entry(entry)
+          entry = rt.store.layout.renamed(self._loaded_entry(entry))
           _store.check_entry(f"{i} of its group", entry, rt.store.views[i])
           _store.copy_entry(entry, rt.store.views[i])
           self.state[p] = self._new_entry(rt, i)
