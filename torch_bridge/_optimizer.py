@@ -80,7 +80,15 @@ class FunctionalOptimizer(torch.optim.Optimizer):
   * `FunctionalOptimizer(params, factory, **hyperparams)`: a factory such as
     `functional_optim.adamw` plus hyperparameters. Each param group may override
     them, and `param_groups[i]["lr"]` is the factory's `learning_rate`, so torch's
-    lr schedulers drive it. Changing a number in a group never recompiles.
+    lr schedulers drive it. Changing a number in a group never recompiles. A
+    factory's `b1`, `b2` are the groups' `betas` (as in torch's Adam: pass either),
+    so `OneCycleLR` and `CyclicLR` cycle them; they cycle a `momentum` if it is given.
+
+  Parameters given by name (`model.named_parameters()`, torch's `param_names`) reach
+  the transformation as a dict keyed by those names, so label functions and masks
+  (`multi_transform`, `masked`, `add_decayed_weights(mask=...)`) can select by name;
+  without names they get a tuple. The numbers and `state_dict()` are the same either
+  way; its state is named by the kind of state (`scale_by_adam.mu`).
 
   `elementwise=True` promises that the transformation treats every element on its
   own, apart from reductions over all of them (Adam, SGD, Lion, a global-norm clip:
@@ -169,6 +177,8 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       make = lambda hp: transformation(**hp)
     self._make_transformation = _in_state_dtype(make, spec["state_dtype"])
     self._factory_args = spec["factory_args"]
+    self._factory_arg_defaults = {} if _is_transformation(transformation) else _argument_defaults(transformation)
+    self._beta_args = _hyperparams.beta_arguments(self._factory_args, self._factory_arg_defaults)
     self._elementwise = spec["elementwise"]
     self._runtimes: list[_GroupRuntime] = []
     self._compiled: dict[tuple, Any] = {}
@@ -177,10 +187,16 @@ class FunctionalOptimizer(torch.optim.Optimizer):
 
   @staticmethod
   def _factory_defaults(factory, hyperparams):
-    """The factory's argument names, and the defaults dict torch keeps (lr, not learning_rate)."""
+    """The factory's argument names, and the defaults dict torch keeps (lr, not learning_rate; betas, not b1, b2)."""
     arg_names = tuple(inspect.signature(factory).parameters)
+    beta_args = _hyperparams.beta_arguments(arg_names, _argument_defaults(factory))
+    hyperparams = _hyperparams.as_betas(hyperparams, beta_args, _argument_defaults(factory),
+                                        where=f"{getattr(factory, '__name__', factory)}()")
     defaults = {}
     for name, value in hyperparams.items():
+      if name == "betas" and beta_args:
+        defaults[name] = value
+        continue
       group_key = "lr" if name == "learning_rate" else name
       factory_name = "learning_rate" if name == "lr" and "learning_rate" in arg_names else name
       if factory_name not in arg_names:
@@ -197,6 +213,8 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       name = "learning_rate" if key == "lr" and "learning_rate" in self._factory_args else key
       if name in self._factory_args:
         hp[name] = value
+    if self._beta_args and "betas" in group:  # torch's name for the factory's b1, b2
+      hp.update(zip(self._beta_args, group["betas"]))
     return hp
 
   # Whether groups with torch's `param_names` give their transformation `{name: array}` (see _named).
@@ -540,6 +558,12 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     for hook in self._optimizer_load_state_dict_post_hooks.values():
       hook(self)
 
+  def _with_betas(self, saved_group: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An earlier version's group of a factory with `b1`, `b2` (kept as such, or absent) with torch's `betas`."""
+    if not self._beta_args or "betas" in saved_group:
+      return saved_group
+    return _hyperparams.as_betas(saved_group, self._beta_args, self._factory_arg_defaults, where="a saved param group")
+
   def _loaded_entry(self, entry: Mapping[str, Any]) -> dict[str, Any]:
     """A saved state entry as this optimizer keeps it (subclasses convert torch's forms)."""
     return dict(entry)
@@ -566,6 +590,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
             f"group {g} has {len(ids)} parameters, the optimizer's has {len(group['params'])}"
         )
       expected_keys = set(group) - {"params", "param_names"}
+      saved = self._with_betas(saved)
       saved_keys = set(saved) - {"params", "param_names", GLOBAL_STATE_KEY}
       unexpected = saved_keys - expected_keys
       absent = {k for k in expected_keys - saved_keys if not self._flag_added_later(k)}
@@ -615,7 +640,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     self.state = collections.defaultdict(dict)
     self.param_groups = []
     for group in groups:
-      group = dict(group)
+      group = self._with_betas(dict(group))
       for key, value in self.defaults.items():  # groups of an older pickle
         group.setdefault(key, value)
       group.update(self.forced_group_keys)
@@ -657,6 +682,15 @@ class _FixedTransformationGroup(dict):
           "the transformation (functional_optim.warmup_cosine_decay_schedule, ...)"
       )
     raise KeyError(key)
+
+
+def _argument_defaults(factory) -> dict[str, Any]:
+  """The default values of a factory's arguments that have one."""
+  try:
+    parameters = inspect.signature(factory).parameters
+  except (TypeError, ValueError):
+    return {}
+  return {name: p.default for name, p in parameters.items() if p.default is not inspect.Parameter.empty}
 
 
 def _distinct(params) -> list:
