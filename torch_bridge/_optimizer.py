@@ -558,6 +558,25 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     for hook in self._optimizer_load_state_dict_post_hooks.values():
       hook(self)
 
+  def _torch_checkpoint_hint(self, saved_keys) -> str:
+    """For a torch.optim checkpoint (its groups have torch's flags): which drop-in loads it."""
+    if not {"foreach", "differentiable"} & set(saved_keys) or self._names_parameters is False:
+      return ""
+    from ._dropin import TorchDropIn  # (the drop-ins import this module)
+
+    def subclasses(cls):
+      for sub in cls.__subclasses__():
+        yield sub
+        yield from subclasses(sub)
+
+    factory = self._spec["transformation"]
+    names = sorted({f"torch_bridge.{c.__name__}" for c in subclasses(TorchDropIn)
+                    if getattr(c, "factory", None) is factory and c.__module__.startswith("torch_bridge")})
+    which = " or ".join(names) if names else "the torch_bridge drop-in named as the torch.optim class"
+    return (f". This looks like a torch.optim checkpoint: a FunctionalOptimizer's groups hold only the "
+            f"hyperparameters it was given, and its state is named by its transformation; load it into "
+            f"{which}, whose param groups and state names are torch's")
+
   def _with_betas(self, saved_group: Mapping[str, Any]) -> Mapping[str, Any]:
     """An earlier version's group of a factory with `b1`, `b2` (kept as such, or absent) with torch's `betas`."""
     if not self._beta_args or "betas" in saved_group:
@@ -597,7 +616,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       if unexpected or absent:
         raise ValueError(
             f"loaded parameter group {g} has different hyperparameters: "
-            f"missing {sorted(absent)}, unexpected {sorted(unexpected)}"
+            f"missing {sorted(absent)}, unexpected {sorted(unexpected)}{self._torch_checkpoint_hint(saved_keys)}"
         )
       new_group = {k: v for k, v in saved.items() if k not in ("params", GLOBAL_STATE_KEY)}
       for key in expected_keys - saved_keys:  # an older torch's checkpoint
