@@ -77,6 +77,14 @@ def test_a_factory_s_b1_b2_are_torch_s_betas_both_ways():
     torch_bridge.FunctionalOptimizer([w], fo.adamw, learning_rate=0.1, betas=0.9)
 
 
+def test_a_group_with_b1_is_a_group_with_betas():
+  w, v = torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(2))
+  opt = torch_bridge.FunctionalOptimizer([{"params": [w], "b1": 0.5}], fo.adam, learning_rate=0.1, b2=0.9)
+  opt.add_param_group({"params": [v], "b2": 0.99})
+  assert [g["betas"] for g in opt.param_groups] == [(0.5, 0.9), (0.9, 0.99)]
+  assert all("b1" not in g and "b2" not in g for g in opt.param_groups)
+
+
 def test_a_group_s_betas_change_the_step_without_recompiling():
   w = torch.nn.Parameter(torch.ones(3))
   opt = torch_bridge.FunctionalOptimizer([w], fo.adam, learning_rate=0.1)

@@ -282,6 +282,10 @@ class FunctionalOptimizer(torch.optim.Optimizer):
             "whose learning rate each group's 'lr' sets"
         )
       param_group = _FixedTransformationGroup(param_group)
+    if self._beta_args and isinstance(param_group, dict) and any(n in param_group for n in self._beta_args):
+      current = dict(zip(self._beta_args, self.defaults.get("betas", ())))  # b2 alone keeps the default b1
+      param_group = _hyperparams.as_betas(param_group, self._beta_args, {**self._factory_arg_defaults, **current},
+                                          where="add_param_group")
     super().add_param_group(param_group)
     group = self.param_groups[-1]
     try:
