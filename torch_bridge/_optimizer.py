@@ -564,9 +564,10 @@ class FunctionalOptimizer(torch.optim.Optimizer):
 
   def _torch_checkpoint_hint(self, saved_keys) -> str:
     """For a torch.optim checkpoint (its groups have torch's flags): which drop-in loads it."""
-    if not {"foreach", "differentiable"} & set(saved_keys) or self._names_parameters is False:
-      return ""
     from ._dropin import TorchDropIn  # (the drop-ins import this module)
+
+    if isinstance(self, TorchDropIn) or not {"foreach", "differentiable"} & set(saved_keys):
+      return ""
 
     def subclasses(cls):
       for sub in cls.__subclasses__():
