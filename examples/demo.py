@@ -21,6 +21,7 @@ differences) and writes loss_curves.png into --out. Nothing is downloaded.
 
 import argparse
 import dataclasses
+import math
 import pathlib
 import sys
 import time
@@ -76,6 +77,8 @@ def parse_args(argv=None):
   args = parser.parse_args(argv)
   if args.epochs < 1:
     parser.error("--epochs must be at least 1")
+  if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
+    parser.error(f"--lr must be a positive number, got {args.lr}")
   return args
 
 

@@ -27,10 +27,8 @@ def groups(model, lr_body=1e-2, lr_head=1e-3):
 
 
 def train(model, optimizer, batches):
-  # cycle_momentum=False: a functional_optim factory names its first moment `b1`, not
-  # torch's `betas`, so OneCycleLR could not cycle it (the drop-ins would allow it).
-  scheduler = torch.optim.lr_scheduler.OneCycleLR(
-      optimizer, max_lr=[1e-2, 1e-3], total_steps=len(batches), cycle_momentum=False)
+  # OneCycleLR also cycles beta1: a factory's b1, b2 are its groups' `betas`, as torch's.
+  scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[1e-2, 1e-3], total_steps=len(batches))
   lrs = []
   for x, y in batches:
     optimizer.zero_grad()

@@ -59,7 +59,7 @@ def main(argv=None):
   train(guarded, optimizer, corrupted)
   counters = optimizer.state[next(guarded.parameters())]  # the group's counters sit in every parameter's state
   skipped = int(counters["total_notfinite"])
-  inner_steps = int(counters["inner_state.0.count"])
+  inner_steps = int(counters["inner_state.scale_by_adam.count"])
   print(f"apply_if_finite(adam): skipped {skipped} step(s); adam ran {inner_steps} of {args.steps} steps; "
         f"max |param difference| vs a run without the bad batch: {max_diff(guarded, expected):.3g}")
 

@@ -47,7 +47,8 @@ def sgd(
     >>> fo.apply_updates(params, updates)
     Array([0.8, 1.6], dtype=float32)
   """
-  check_in_range("momentum", momentum, 0.0, 1.0, high_inclusive=True)
+  if momentum is not None:
+    check_in_range("momentum", momentum, 0.0, 1.0, high_inclusive=True)
   return chain(
       identity() if momentum is None else trace(
           decay=momentum, nesterov=nesterov, accumulator_dtype=accumulator_dtype

@@ -175,7 +175,7 @@ def test_functional_optimizer_deepcopies():
     p.grad = torch.full((3,), 0.5)
     o.step()
   assert torch.equal(w, other_w)
-  assert torch.equal(opt.state[w]["1.0.count"], other.state[other_w]["1.0.count"])
+  assert torch.equal(opt.state[w]["scale_by_adam.count"], other.state[other_w]["scale_by_adam.count"])
 
 
 @pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "Rprop"])

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 import functional_optim as fo
+from functional_optim import torchlike
 import torch_bridge
 from dropin_harness import TinyNet, assert_state_dicts_equal, batches, state_dict_copy
 
@@ -438,6 +439,24 @@ def test_state_dict_of_another_algorithm_raises_and_changes_nothing(source, kwar
   assert_next_step_as_if_nothing_happened(target, model, opt)
 
 
+@pytest.mark.parametrize("factory,dropins", [
+    (torchlike.adam, r"torch_bridge\.Adam or torch_bridge\.AdamW"),
+    (fo.adamw, "the torch_bridge drop-in named as the torch.optim class"),
+])
+def test_a_torch_checkpoint_into_a_factory_names_the_drop_in(factory, dropins):
+  model, ref_model = TinyNet(0), TinyNet(0)
+  ref = torch.optim.AdamW(ref_model.parameters(), lr=1e-2)
+  loss_step(ref_model, ref, *batches(0, 1)[0])
+  opt = torch_bridge.FunctionalOptimizer(model.parameters(), factory, lr=1e-2)
+  snapshot = Snapshot(model.parameters(), opt)
+  with pytest.raises(ValueError, match=r"unexpected \[.*'foreach'.*\]\. This looks like a torch\.optim checkpoint.*"
+                                       f"load it into {dropins}, whose param groups and state names are torch's"):
+    opt.load_state_dict(ref.state_dict())
+  snapshot.assert_unchanged(opt)
+  dropin = torch_bridge.AdamW(model.parameters(), lr=1e-2)
+  dropin.load_state_dict(ref.state_dict())  # what the message says to do
+
+
 def test_functional_optimizer_checkpoint_of_another_transformation():
   model = TinyNet(0)
   opt = torch_bridge.FunctionalOptimizer(model.parameters(), fo.adam(1e-2))
@@ -446,6 +465,6 @@ def test_functional_optimizer_checkpoint_of_another_transformation():
   other = torch_bridge.FunctionalOptimizer(other_model.parameters(), fo.chain(fo.clip(1.0), fo.sgd(1e-2, momentum=0.9)))
   loss_step(other_model, other, *batches(0, 1)[0])
   snapshot = Snapshot(model.parameters(), opt)
-  with pytest.raises(ValueError, match=r"state of parameter 0 has keys \['1.0.trace'\], expected \['0.count', '0.mu', '0.nu'\]"):
+  with pytest.raises(ValueError, match=r"state of parameter 0 has keys \['trace.trace'\], expected \['scale_by_adam.count', 'scale_by_adam.mu', 'scale_by_adam.nu'\]"):
     opt.load_state_dict(_saved(other))
   snapshot.assert_unchanged(opt)

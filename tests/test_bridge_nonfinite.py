@@ -118,7 +118,7 @@ def test_apply_if_finite_skips_and_counts_non_finite_steps(seed, bad_steps):
     assert all(unchanged) == (t in bad_steps), t
     assert bool(global_state["last_finite"]) == (t not in bad_steps)
     assert int(global_state["total_notfinite"]) == total
-    assert int(global_state["inner_state.1.0.count"]) == t + 1 - total
+    assert int(global_state["inner_state.scale_by_adam.count"]) == t + 1 - total
 
 
 def test_apply_if_finite_applies_after_max_consecutive_errors_as_optax():

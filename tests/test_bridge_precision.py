@@ -171,8 +171,8 @@ def test_functional_optimizer_takes_state_dtype(form):
   module(torch.ones(1, 3, dtype=torch.float16)).sum().backward()
   optimizer.step()
   state = optimizer.state_dict()
-  assert state["state"][0]["0.mu"].dtype == torch.float32 and state["state"][0]["0.nu"].dtype == torch.float32
-  assert state["state"][0]["0.count"].dtype == torch.int32  # global: in every parameter's state
+  assert state["state"][0]["scale_by_adam.mu"].dtype == torch.float32 and state["state"][0]["scale_by_adam.nu"].dtype == torch.float32
+  assert state["state"][0]["scale_by_adam.count"].dtype == torch.int32  # global: in every parameter's state
   assert module.weight.dtype == torch.float16
 
 

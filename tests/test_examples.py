@@ -52,6 +52,17 @@ def test_demo_help_documents_the_flags(capsys, monkeypatch):
     assert flag in stdout
 
 
+@pytest.mark.parametrize("lr", ["-1", "0", "nan"])
+def test_demo_refuses_a_bad_lr_with_a_usage_error(capsys, monkeypatch, lr):
+  pytest.importorskip("sklearn")
+  monkeypatch.syspath_prepend(str(EXAMPLES))
+  demo = importlib.import_module("demo")
+  with pytest.raises(SystemExit) as exit_info:
+    demo.parse_args(["--lr", lr])
+  assert exit_info.value.code == 2  # argparse's usage error, no traceback
+  assert "--lr must be a positive number" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("script, args, expected", [
     ("jax_quickstart.py", ["--steps", "40"], "max |w - true w|"),
     ("torch_dropin.py", ["--steps", "5"], "max |param difference|"),

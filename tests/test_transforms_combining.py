@@ -186,6 +186,13 @@ def test_partition_unknown_label_raises_at_init():
     tx.init({"w": jnp.ones(1)})
 
 
+def test_a_missing_label_is_named_readably():
+  tx = fo.multi_transform({"a": fo.sgd(1.0), "b": fo.sgd(1.0)}, {"w": "a", "v": "c"})
+  with pytest.raises(ValueError, match=r"^param_labels has labels with no transformation: 'c' "
+                                       r"\(labels: 'a', 'c'; transforms: 'a', 'b'\)$"):
+    tx.init({"w": jnp.ones(1), "v": jnp.ones(1)})
+
+
 def test_partition_forwards_extra_args_unmasked():
   def update_fn(updates, state, params=None, *, value):
     del params

@@ -78,6 +78,7 @@ class TorchDropIn(FunctionalOptimizer):
   # Whether the algorithm treats each element on its own (see `_flat`); True for all
   # but the shape-aware ones (Adafactor, Muon) and SparseAdam.
   elementwise: ClassVar[bool] = True
+  _names_parameters = False  # torch-exact algorithms take no label functions: no names needed
 
   def __init__(self, params, *, state_dtype: Optional[torch.dtype] = None, **defaults: Any):
     check_torch_arguments(type(self).__name__, defaults)

@@ -98,3 +98,42 @@ def merge(static_key: tuple, traced: Mapping[str, Any]) -> dict[str, Any]:
     else:
       merged[name] = value.value if isinstance(value, _ByIdentity) else value
   return merged
+
+
+# ---- torch's `betas`, for factories that name them `b1`, `b2` ------------------------------
+
+
+def beta_arguments(factory_args, factory_defaults: Mapping[str, Any]) -> tuple[str, ...]:
+  """The factory's arguments that a param group keeps as torch's `betas`: `("b1", "b2")`, `("b1",)` or `()`.
+
+  torch's schedulers that cycle momentum (`OneCycleLR`, `CyclicLR`) find an Adam-like
+  optimizer by its `betas` and write `group["betas"] = (momentum, *betas[1:])`. A
+  factory such as `functional_optim.adamw` names them `b1` and `b2`; its groups keep
+  them as `betas`, so those writes reach the step (traced: no recompilation).
+  """
+  if "betas" in factory_args or "b1" not in factory_args:
+    return ()
+  names = ("b1", "b2") if "b2" in factory_args else ("b1",)
+  if not all(isinstance(factory_defaults.get(n), (int, float)) for n in names):
+    return ()
+  return names
+
+
+def as_betas(hyperparams: Mapping[str, Any], beta_args: tuple[str, ...], factory_defaults: Mapping[str, Any],
+             *, where: str) -> dict[str, Any]:
+  """`hyperparams` with `b1` (and `b2`) as `betas`, taking the factory's defaults for those not given."""
+  if not beta_args:
+    return dict(hyperparams)
+  out = {k: v for k, v in hyperparams.items() if k not in beta_args}
+  if "betas" in hyperparams:
+    given = [n for n in beta_args if n in hyperparams]
+    if given:
+      raise TypeError(f"{where}: give betas or {' and '.join(given)}, not both")
+    betas = hyperparams["betas"]
+    if not isinstance(betas, (tuple, list)) or len(betas) != len(beta_args):
+      raise ValueError(f"{where}: betas must be a tuple of {len(beta_args)} numbers ({', '.join(beta_args)}), "
+                       f"got betas={betas!r}")
+    out["betas"] = tuple(betas)
+  else:
+    out["betas"] = tuple(hyperparams.get(n, factory_defaults[n]) for n in beta_args)
+  return out

@@ -14,7 +14,7 @@ import torch
 
 import functional_optim as fo
 
-from . import _differentiable, _dtensor, _flat, _hyperparams, _store, _threads
+from . import _differentiable, _dtensor, _flat, _hyperparams, _named, _store, _threads
 from ._buffers import GroupBuffers, layout_of
 from ._program import GroupProgram, compile_step
 
@@ -41,8 +41,9 @@ def _in_state_dtype(make_transformation, state_dtype: Optional[torch.dtype]):
 class _GroupRuntime:
   """What the optimizer keeps per param group besides torch's group dict and state."""
 
-  def __init__(self, params, flat_scalars, state_layout, device):
+  def __init__(self, params, flat_scalars, state_layout, device, make_transformation):
     self.params = params  # the group's distinct tensors, in order
+    self.make_transformation = make_transformation  # hyperparameters -> the group's transformation
     self.multiplicity = [1] * len(params)  # how often the group lists each (torch steps each listing)
     self.buffers = GroupBuffers(params)
     self.flat_scalars = flat_scalars  # None: per-parameter form; else flat form (see _flat)
@@ -84,7 +85,15 @@ class FunctionalOptimizer(torch.optim.Optimizer):
   * `FunctionalOptimizer(params, factory, **hyperparams)`: a factory such as
     `functional_optim.adamw` plus hyperparameters. Each param group may override
     them, and `param_groups[i]["lr"]` is the factory's `learning_rate`, so torch's
-    lr schedulers drive it. Changing a number in a group never recompiles.
+    lr schedulers drive it. Changing a number in a group never recompiles. A
+    factory's `b1`, `b2` are the groups' `betas` (as in torch's Adam: pass either),
+    so `OneCycleLR` and `CyclicLR` cycle them; they cycle a `momentum` if it is given.
+
+  Parameters given by name (`model.named_parameters()`, torch's `param_names`) reach
+  the transformation as a dict keyed by those names, so label functions and masks
+  (`multi_transform`, `masked`, `add_decayed_weights(mask=...)`) can select by name;
+  without names they get a tuple. The numbers and `state_dict()` are the same either
+  way; its state is named by the kind of state (`scale_by_adam.mu`).
 
   `elementwise=True` promises that the transformation treats every element on its
   own, apart from reductions over all of them (Adam, SGD, Lion, a global-norm clip:
@@ -186,6 +195,8 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       make = lambda hp: transformation(**hp)
     self._make_transformation = _in_state_dtype(make, spec["state_dtype"])
     self._factory_args = spec["factory_args"]
+    self._factory_arg_defaults = {} if _is_transformation(transformation) else _argument_defaults(transformation)
+    self._beta_args = _hyperparams.beta_arguments(self._factory_args, self._factory_arg_defaults)
     self._elementwise = spec["elementwise"]
     self._runtimes: list[_GroupRuntime] = []
     self._compiled: dict[tuple, Any] = {}
@@ -194,10 +205,16 @@ class FunctionalOptimizer(torch.optim.Optimizer):
 
   @staticmethod
   def _factory_defaults(factory, hyperparams):
-    """The factory's argument names, and the defaults dict torch keeps (lr, not learning_rate)."""
+    """The factory's argument names, and the defaults dict torch keeps (lr, not learning_rate; betas, not b1, b2)."""
     arg_names = tuple(inspect.signature(factory).parameters)
+    beta_args = _hyperparams.beta_arguments(arg_names, _argument_defaults(factory))
+    hyperparams = _hyperparams.as_betas(hyperparams, beta_args, _argument_defaults(factory),
+                                        where=f"{getattr(factory, '__name__', factory)}()")
     defaults = {}
     for name, value in hyperparams.items():
+      if name == "betas" and beta_args:
+        defaults[name] = value
+        continue
       group_key = "lr" if name == "learning_rate" else name
       factory_name = "learning_rate" if name == "lr" and "learning_rate" in arg_names else name
       if factory_name not in arg_names:
@@ -214,11 +231,31 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       name = "learning_rate" if key == "lr" and "learning_rate" in self._factory_args else key
       if name in self._factory_args:
         hp[name] = value
+    if self._beta_args and "betas" in group:  # torch's name for the factory's b1, b2
+      hp.update(zip(self._beta_args, group["betas"]))
     return hp
 
-  def _fresh_state(self, group, params, flat: bool):
+  # Whether groups with torch's `param_names` give their transformation `{name: array}` (see _named).
+  _names_parameters = True
+
+  def _maker(self, group, params, flat: bool):
+    """hyperparameters -> the group's transformation, seeing the parameters by name if it has names."""
+    names = group.get("param_names") if hasattr(group, "get") else None
+    if flat or not self._names_parameters or names is None:
+      return self._make_transformation
+    first = {}
+    for p, name in zip(group["params"], names):
+      first.setdefault(id(p), name)  # a parameter listed twice keeps its first name
+    distinct_names = [first.get(id(p)) for p in params]
+    if not _named.usable_names(distinct_names, len(params)):
+      return self._make_transformation
+    make = self._make_transformation
+    return lambda hyperparams: _named.with_names(make(hyperparams), distinct_names)
+
+  def _fresh_state(self, group, params, flat: bool, make=None):
     """`(state, flat_scalars)`: the transformation's initial state for `params`, computed now."""
-    tx = self._make_transformation(_hyperparams.as_python_numbers(self._transformation_hyperparams(group)))
+    make = make or self._make_transformation
+    tx = make(_hyperparams.as_python_numbers(self._transformation_hyperparams(group)))
     layout = layout_of(params)
     params = [_dtensor.local(p) for p in params]
     with _precision(params):
@@ -239,9 +276,11 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     flat = self._elementwise and _flat.supports(layout_of(params))
     if any(_dtensor.is_dtensor(p) for p in params):
       self._check_shardwise(group, params, flat)
-    fresh, flat_scalars = self._fresh_state(group, params, flat)
+    make = self._maker(group, params, flat)
+    fresh, flat_scalars = self._fresh_state(group, params, flat, make)
     state_layout = _store.state_layout(fresh, layout_of(params), flat_scalars or frozenset(), flat, self._exported)
-    return _GroupRuntime(params, flat_scalars, state_layout, params[0].device if params else torch.device("cpu"))
+    return _GroupRuntime(params, flat_scalars, state_layout, params[0].device if params else torch.device("cpu"),
+                         make)
 
   def _check_shardwise(self, group, params, flat: bool) -> None:
     """Raises ValueError unless the group's transformation may step DTensor shards (see `_dtensor`)."""
@@ -284,6 +323,10 @@ class FunctionalOptimizer(torch.optim.Optimizer):
             "whose learning rate each group's 'lr' sets"
         )
       param_group = _FixedTransformationGroup(param_group)
+    if self._beta_args and isinstance(param_group, dict) and any(n in param_group for n in self._beta_args):
+      current = dict(zip(self._beta_args, self.defaults.get("betas", ())))  # b2 alone keeps the default b1
+      param_group = _hyperparams.as_betas(param_group, self._beta_args, {**self._factory_arg_defaults, **current},
+                                          where="add_param_group")
     super().add_param_group(param_group)
     group = self.param_groups[-1]
     try:
@@ -336,7 +379,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     has_states = [self._sync_state_in(rt) for rt in self._runtimes]
     statics, traced = zip(*(_hyperparams.split(self._transformation_hyperparams(g)) for g in self.param_groups))
     specs = tuple(
-        GroupProgram(rt.buffers.layout, rt.store.layout, self._make_transformation, static, rt.flat_scalars)
+        GroupProgram(rt.buffers.layout, rt.store.layout, rt.make_transformation, static, rt.flat_scalars)
         for rt, static in zip(self._runtimes, statics)
     )
     # One group in the general case puts all in it: only two variants are ever compiled.
@@ -528,7 +571,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       if only_stateless and any(self._entry(p) for p in rt.params):
         continue
       rt.buffers.check_params()
-      fresh, _ = self._fresh_state(group, rt.params, rt.flat_scalars is not None)
+      fresh, _ = self._fresh_state(group, rt.params, rt.flat_scalars is not None, rt.make_transformation)
       with _precision(rt.params):
         packed = _store.pack(rt.store.layout, rt.buffers.layout, rt.flat_scalars or frozenset(), fresh)
         rt.store.write({k: torch.from_dlpack(jnp.array(v, copy=True)) for k, v in packed.items()})
@@ -619,6 +662,32 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     for hook in self._optimizer_load_state_dict_post_hooks.values():
       hook(self)
 
+  def _torch_checkpoint_hint(self, saved_keys) -> str:
+    """For a torch.optim checkpoint (its groups have torch's flags): which drop-in loads it."""
+    from ._dropin import TorchDropIn  # (the drop-ins import this module)
+
+    if isinstance(self, TorchDropIn) or not {"foreach", "differentiable"} & set(saved_keys):
+      return ""
+
+    def subclasses(cls):
+      for sub in cls.__subclasses__():
+        yield sub
+        yield from subclasses(sub)
+
+    factory = self._spec["transformation"]
+    names = sorted({f"torch_bridge.{c.__name__}" for c in subclasses(TorchDropIn)
+                    if getattr(c, "factory", None) is factory and c.__module__.startswith("torch_bridge")})
+    which = " or ".join(names) if names else "the torch_bridge drop-in named as the torch.optim class"
+    return (f". This looks like a torch.optim checkpoint: a FunctionalOptimizer's groups hold only the "
+            f"hyperparameters it was given, and its state is named by its transformation; load it into "
+            f"{which}, whose param groups and state names are torch's")
+
+  def _with_betas(self, saved_group: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An earlier version's group of a factory with `b1`, `b2` (kept as such, or absent) with torch's `betas`."""
+    if not self._beta_args or "betas" in saved_group:
+      return saved_group
+    return _hyperparams.as_betas(saved_group, self._beta_args, self._factory_arg_defaults, where="a saved param group")
+
   def _loaded_entry(self, entry: Mapping[str, Any]) -> dict[str, Any]:
     """A saved state entry as this optimizer keeps it (subclasses convert torch's forms)."""
     return dict(entry)
@@ -644,13 +713,14 @@ class FunctionalOptimizer(torch.optim.Optimizer):
             f"group {g} has {len(ids)} parameters, the optimizer's has {len(group['params'])}"
         )
       expected_keys = set(group) - {"params", "param_names"}
+      saved = self._with_betas(saved)
       saved_keys = set(saved) - {"params", "param_names", GLOBAL_STATE_KEY}
       unexpected = saved_keys - expected_keys
       absent = {k for k in expected_keys - saved_keys if not self._flag_added_later(k)}
       if unexpected or absent:
         raise ValueError(
             f"loaded parameter group {g} has different hyperparameters: "
-            f"missing {sorted(absent)}, unexpected {sorted(unexpected)}"
+            f"missing {sorted(absent)}, unexpected {sorted(unexpected)}{self._torch_checkpoint_hint(saved_keys)}"
         )
       new_group = {k: v for k, v in saved.items() if k not in ("params", GLOBAL_STATE_KEY)}
       for key in expected_keys - saved_keys:  # an older torch's checkpoint
@@ -666,7 +736,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
         entry = saved_state.get(saved_id)
         if not entry:
           continue
-        entry = {**saved_global, **self._loaded_entry(entry)}
+        entry = rt.store.layout.renamed({**saved_global, **self._loaded_entry(entry)})
         i = index_of[id(group["params"][position])]
         _store.check_entry(saved_id, entry, rt.store.views[i])
         entries[(g, i)] = entry
@@ -693,7 +763,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     self.state = collections.defaultdict(dict)
     self.param_groups = []
     for group in groups:
-      group = dict(group)
+      group = self._with_betas(dict(group))
       for key, value in self.defaults.items():  # groups of an older pickle
         group.setdefault(key, value)
       group.update(self.forced_group_keys)
@@ -703,7 +773,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       for i, p in enumerate(rt.params):
         entry = saved_state.get(p)
         if entry:
-          entry = self._loaded_entry(entry)
+          entry = rt.store.layout.renamed(self._loaded_entry(entry))
           _store.check_entry(f"{i} of its group", entry, rt.store.views[i])
           _store.copy_entry(entry, rt.store.views[i])
           self.state[p] = self._new_entry(rt, i)
@@ -735,6 +805,15 @@ class _FixedTransformationGroup(dict):
           "the transformation (functional_optim.warmup_cosine_decay_schedule, ...)"
       )
     raise KeyError(key)
+
+
+def _argument_defaults(factory) -> dict[str, Any]:
+  """The default values of a factory's arguments that have one."""
+  try:
+    parameters = inspect.signature(factory).parameters
+  except (TypeError, ValueError):
+    return {}
+  return {name: p.default for name, p in parameters.items() if p.default is not inspect.Parameter.empty}
 
 
 def _distinct(params) -> list:

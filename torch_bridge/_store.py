@@ -33,7 +33,7 @@ import torch
 
 from . import _dtensor, _flat
 from ._buffers import Layout
-from ._state import State, split_fields
+from ._state import State, legacy_names, param_tuple_test, split_fields
 
 # Kinds of stored parts.
 FLAT = "flat"  # flat form, a field's whole {dtype: leaf} leaf: slices per parameter
@@ -64,6 +64,7 @@ class StateLayout:
   derived: tuple[str, ...]  # fields not exported: recomputed from "has state"
   flat: bool  # the transformation runs in flat form (see _flat)
   num_params: int
+  legacy: tuple[tuple[str, str], ...] = ()  # (index path, name): older checkpoints' names (see _state)
 
   def __hash__(self) -> int:
     try:
@@ -71,6 +72,12 @@ class StateLayout:
     except KeyError:
       value = self.__dict__["_hash"] = hash((self.parts, self.derived, self.flat, self.num_params))
       return value
+
+  def renamed(self, entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A saved state entry with older checkpoints' index-path names (`0.mu`) renamed as today's."""
+    legacy = dict(self.legacy)
+    names = {part.field for part in self.parts}
+    return {legacy.get(k, k) if k not in names else k: v for k, v in entry.items()}
 
   def names(self, index: int) -> list[str]:
     """The state keys parameter `index` has once it has state."""
@@ -154,7 +161,12 @@ def state_layout(fresh: State, layout: Layout, flat_scalars, flat: bool,
     views = tuple((i * size, tuple(stored.shape)) for i in range(n))
     tag = _key_tag(leaf) if _is_key(leaf) else _dtype_name(leaf.dtype)
     parts.append(Part(name, _dtype_name(stored.dtype), GLOBAL, n * size, views, leaf_dtype=tag))
-  return StateLayout(tuple(parts), tuple(derived), flat, n)
+  if flat:
+    is_field = lambda node: isinstance(node, dict) and set(node) == set(layout.dtypes)
+  else:
+    is_field = param_tuple_test(n)
+  legacy = tuple(sorted(legacy_names(fresh, is_field).items()))
+  return StateLayout(tuple(parts), tuple(derived), flat, n, legacy)
 
 
 # ---- inside the compiled step ------------------------------------------------------

@@ -196,7 +196,8 @@ def scale_by_dowg(
     >>> tx.update(params, tx.init(params), params)[0]
     Array([0.6, 0.8], dtype=float32)
   """
-  check_non_negative("init_estim_sq_dist", init_estim_sq_dist)
+  if init_estim_sq_dist is not None:
+    check_non_negative("init_estim_sq_dist", init_estim_sq_dist)
   check_non_negative("eps", eps)
 
   def init_fn(params):

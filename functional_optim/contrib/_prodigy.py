@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import functional_optim as fo
 from functional_optim import _base
 from functional_optim._checks import check_in_range
+from functional_optim._checks import check_number
 from functional_optim._checks import check_non_negative
 from functional_optim._checks import check_positive
 
@@ -80,6 +81,7 @@ def prodigy(
     1.79E-06
   """
   beta1, beta2 = betas
+  check_number("learning_rate", learning_rate)
   check_in_range("betas[0]", beta1, 0.0, 1.0)
   check_in_range("betas[1]", beta2, 0.0, 1.0)
   if beta3 is not None:

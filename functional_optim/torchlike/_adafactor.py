@@ -8,7 +8,7 @@ import jax.numpy as jnp
 
 from .._base import NO_PARAMS_MSG, GradientTransformation, Params, Updates
 from . import _common
-from ._checks import is_number, is_zero
+from ._checks import check_type, is_number, is_zero
 
 __all__ = ["ADAFACTOR_TORCH_STATE_KEYS", "AdafactorState", "adafactor"]
 
@@ -95,6 +95,9 @@ def adafactor(
            [0.9, 0.9, 0.9]], dtype=float32)
   """
   eps1, eps2 = eps
+  for value, name in ((lr, "Learning rate"), (beta2_decay, "beta2_decay"), (d, "Clipping threshold d"),
+                      (weight_decay, "weight_decay")):
+    check_type(value, f"{name}: {value}")
   if is_number(lr) and not 0.0 <= lr:
     raise ValueError(f"Learning rate should be >= 0 but is: {lr}")
   if is_number(beta2_decay) and not 0.0 >= beta2_decay:

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 
 from .._base import GradientTransformation, Params, Updates
 from . import _common
-from ._checks import check_non_negative, is_number
+from ._checks import check_non_negative, check_type, is_number
 
 __all__ = ["MUON_TORCH_STATE_KEYS", "MuonState", "muon"]
 
@@ -134,6 +134,8 @@ def muon(
     Array([[-0.1125,  0.    ],
            [ 0.    , -0.1125]], dtype=float32)
   """
+  check_type(lr, f"Learning rate: {lr}")
+  check_type(momentum, f"momentum: {momentum}")
   if is_number(lr) and not 0.0 <= lr:
     raise ValueError(f"Learning rate should be >= 0 but is: {lr}")
   if is_number(momentum) and not 0.0 <= momentum:

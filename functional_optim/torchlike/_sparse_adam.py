@@ -7,7 +7,7 @@ import jax.numpy as jnp
 
 from .._base import GradientTransformationExtraArgs, Params, Updates
 from . import _common
-from ._checks import check_betas, is_number
+from ._checks import check_betas, check_type, is_number
 
 __all__ = ["SPARSE_ADAM_TORCH_STATE_KEYS", "SparseAdamState", "sparse_adam"]
 
@@ -27,6 +27,7 @@ class SparseAdamState(NamedTuple):
 
 
 def _check_positive(value, message: str) -> None:
+  check_type(value, message)
   if is_number(value) and not 0.0 < value:
     raise ValueError(message)
 

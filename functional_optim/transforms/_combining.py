@@ -107,9 +107,10 @@ class PartitionState(NamedTuple):
 def _check_labels(labels: PyTree, transforms: Mapping[Hashable, Any]) -> None:
   label_set = set(jax.tree.leaves(labels))
   if not label_set.issubset(transforms.keys()):
+    listed = lambda labels: ", ".join(sorted(map(repr, labels)))
     raise ValueError(
-        "param_labels has labels with no transformation: "
-        f"labels {sorted(map(repr, label_set))}, transforms {sorted(map(repr, transforms))}"
+        f"param_labels has labels with no transformation: {listed(label_set - set(transforms))} "
+        f"(labels: {listed(label_set)}; transforms: {listed(transforms)})"
     )
 
 
