@@ -91,7 +91,7 @@ def run(make_optimizer, data, args, save_halfway_to=None, resume_from=None):
 
 def optimizer_steps(state_dict):
   """The step counts in a `state_dict()`: torch's per-parameter `step`, or optax's `count`."""
-  return {int(entry["step"] if "step" in entry else entry["0.count"]) for entry in state_dict["state"].values()}
+  return {int(entry["step"] if "step" in entry else entry["scale_by_adam.count"]) for entry in state_dict["state"].values()}
 
 
 def max_difference(a, b):

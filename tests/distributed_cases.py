@@ -184,7 +184,7 @@ def case_zero_checkpoint():
     dist.broadcast_object_list(box, src=0)
     if name == "functional":
       # optax's global count must travel with the checkpoint (it drives bias correction).
-      counts = [entry.get("0.count") for entry in box[0]["state"].values()]
+      counts = [entry.get("scale_by_adam.count") for entry in box[0]["state"].values()]
       if not all(c is not None and int(c) == 2 for c in counts):
         raise AssertionError(f"optax's count is not in every entry of the checkpoint: {box[0]['state']}")
     fresh = make(model.parameters())

@@ -201,7 +201,9 @@ def test_functional_optimizer_meta_gradient_equals_jax_grad():
   loss_fn = lambda w: jnp.mean((w[0] * x + w[1] - y) ** 2)
 
   def jax_loss(lr):
-    tx = fo.adam(learning_rate=lr)
+    # The bridge traces the factory's betas as float32 values (schedulers move them without a
+    # recompile), so `1 - b2` rounds in float32 there: the JAX reference takes them as float32 too.
+    tx = fo.adam(learning_rate=lr, b1=jnp.float32(0.9), b2=jnp.float32(0.999))
     w = jnp.array([0.5, 0.5])
     state = tx.init(w)
     for _ in range(3):

@@ -560,8 +560,8 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       >>> w = torch.nn.Parameter(torch.ones(2))
       >>> opt = torch_bridge.FunctionalOptimizer([w], fo.adamw(0.1))
       >>> opt.init_state()
-      >>> sorted(opt.state[w]), int(opt.state[w]["0.count"]), w.tolist()
-      (['0.count', '0.mu', '0.nu'], 0, [1.0, 1.0])
+      >>> sorted(opt.state[w]), int(opt.state[w]["scale_by_adam.count"]), w.tolist()
+      (['scale_by_adam.count', 'scale_by_adam.mu', 'scale_by_adam.nu'], 0, [1.0, 1.0])
     """
     self._materialize_state(only_stateless=True)
 
