@@ -9,6 +9,7 @@ process group and reports `{case: ("ok", difference) | ("error", "Type: message"
 import datetime
 import os
 import tempfile
+import sys
 import traceback
 
 import torch
@@ -388,6 +389,8 @@ def run_group(rank, world_size, port, names, results):
         report[name] = ("ok", CASES[name]())
       except Exception as error:  # reported per case; the other cases still run
         report[name] = ("error", f"{type(error).__name__}: {error}", traceback.format_exc())
+        if rank != 0:  # only rank 0's report reaches the test: the others' errors go to stderr
+          print(f"rank {rank}, case {name}:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
       dist.barrier()
   finally:
     if rank == 0:
