@@ -252,10 +252,14 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     make = self._make_transformation
     return lambda hyperparams: _named.with_names(make(hyperparams), distinct_names)
 
+  def _group_transformation(self, group, make=None):
+    """The group's transformation with its current hyperparameters as Python numbers."""
+    make = make or self._make_transformation
+    return make(_hyperparams.as_python_numbers(self._transformation_hyperparams(group)))
+
   def _fresh_state(self, group, params, flat: bool, make=None):
     """`(state, flat_scalars)`: the transformation's initial state for `params`, computed now."""
-    make = make or self._make_transformation
-    tx = make(_hyperparams.as_python_numbers(self._transformation_hyperparams(group)))
+    tx = self._group_transformation(group, make)
     layout = layout_of(params)
     params = [_dtensor.local(p) for p in params]
     with _precision(params):
@@ -284,7 +288,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
 
   def _check_shardwise(self, group, params, flat: bool) -> None:
     """Raises ValueError unless the group's transformation may step DTensor shards (see `_dtensor`)."""
-    tx = self._make_transformation(_hyperparams.as_python_numbers(self._transformation_hyperparams(group)))
+    tx = self._group_transformation(group)
     layout = layout_of(params)
     with _precision(params):
       if flat:
