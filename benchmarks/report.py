@@ -120,6 +120,15 @@ def _recompile_rows(recompiles):
   return ["algorithm", *impls], body
 
 
+def _checkpoint_rows(checkpoints):
+  body = []
+  for c in checkpoints:
+    for call in ("state_dict", "load_state_dict"):
+      body.append([c["algorithm"], f"`{call}()`", _ms(c[f"torch_{call}_s"]), _ms(c[f"bridge_{call}_s"]),
+                   f"{c[f'{call}_ratio']:.2f}x"])
+  return ["algorithm", "call", "torch.optim ms", "bridge ms", "bridge / torch.optim"], body
+
+
 def _sections(results: dict[str, Any], cells: Sequence[Cell], render) -> list[str]:
   """The report's sections, each rendered by `render(header, body)`."""
   settings = results["settings"]
@@ -147,6 +156,11 @@ def _sections(results: dict[str, Any], cells: Sequence[Cell], render) -> list[st
   if recompiles:
     out += ["XLA compilations after warm-up while lr, weight_decay (and, bridge only, which p.grad are None) "
             "change", render(*_recompile_rows(recompiles))]
+  checkpoints = results.get("checkpoints") or []
+  if checkpoints:
+    c = checkpoints[0]
+    out += [f"Checkpoints at {c['params']} parameters ({c['workload']}; median of {settings['repeats']} calls, "
+            "loading torch.optim's own state_dict())", render(*_checkpoint_rows(checkpoints))]
   late = [c for c in cells if c.later_compiles]
   if late:
     out += ["Compiled again after the first step (should not): " +

@@ -71,6 +71,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
   parser.add_argument("--memory-steps", type=int, default=3, help="steps measured for steady-state memory")
   parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
   parser.add_argument("--no-recompile", action="store_true", help="skip the recompile check")
+  parser.add_argument("--no-checkpoint", action="store_true",
+                      help="skip timing state_dict() and load_state_dict() (bridge vs torch.optim, 2000 x 1K)")
   parser.add_argument("--quick", action="store_true",
                       help="tiny versions of the workloads, 3 repeats, 1 warm-up step: a smoke test of the suite")
   parser.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
@@ -135,6 +137,25 @@ def run_recompile_checks(args, device) -> list[dict[str, Any]]:
   return results
 
 
+def run_checkpoint_timings(args, device) -> list[dict[str, Any]]:
+  from .algorithms import ALGORITHMS
+  from .checkpoint import WORKLOAD, time_checkpoints
+  from .workloads import QUICK_WORKLOADS, WORKLOADS
+  if "bridge" not in args.impls:
+    return []
+  shapes = (QUICK_WORKLOADS if args.quick else WORKLOADS)[WORKLOAD].shapes
+  results, timed_classes = [], set()
+  for name in args.algorithms:
+    if ALGORITHMS[name].torch_class in timed_classes:  # clip_adamw's optimizer is AdamW's
+      continue
+    timed_classes.add(ALGORITHMS[name].torch_class)
+    result = time_checkpoints(ALGORITHMS[name], shapes, device, args.repeats)
+    results.append(result)
+    _log(f"checkpoint {name}: state_dict {result['state_dict_ratio']:.2f}x torch.optim, "
+         f"load_state_dict {result['load_state_dict_ratio']:.2f}x")
+  return results
+
+
 def run_memory(args) -> list[dict[str, Any]]:
   from .memory import measure_in_subprocess
   from .report import FOCUS_ALGORITHM
@@ -186,6 +207,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   del probe  # frees its buffers before the memory subprocesses start
   report.attach_torch_ratios(cells)
   recompiles = [] if args.no_recompile else timed("recompile", run_recompile_checks, args, device)
+  checkpoints = [] if args.no_checkpoint else timed("checkpoint", run_checkpoint_timings, args, device)
   memory = [] if args.no_memory else timed("memory", run_memory, args)
   results = {
       "name": args.name,
@@ -198,6 +220,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
       "correctness_max_relative_error": correctness,
       "cells": [c.to_json() for c in cells],
       "recompiles": recompiles,
+      "checkpoints": checkpoints,
       "memory": memory,
       "phase_s": phase_s,
       "wall_s": time.perf_counter() - started,

@@ -377,8 +377,11 @@ CASES = {
 }
 
 
-def run_group(rank, world_size, port, names, results):
+def run_group(rank, world_size, port, names, results, swap_state=False):
   """Process entry point: joins the gloo group, runs `names`, puts rank 0's results on `results`."""
+  if swap_state:
+    from torch_bridge import _store
+    _store.SWAP_MIN_ELEMENTS_PER_VIEW = 0
   os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
   torch.set_num_threads(1)
   dist.init_process_group("gloo", rank=rank, world_size=world_size, timeout=datetime.timedelta(seconds=60))

@@ -15,15 +15,18 @@ def free_port() -> int:
     return s.getsockname()[1]
 
 
-def run_cases(names, timeout=600.0) -> dict:
-  """`{case: result}` from rank 0; a hang or crash kills both processes and raises."""
+def run_cases(names, timeout=600.0, *, swap_state=False) -> dict:
+  """`{case: result}` from rank 0; a hang or crash kills both processes and raises.
+
+  `swap_state`: every state buffer takes the step's output memory (see torch_bridge._store).
+  """
   import distributed_cases
 
   context = multiprocessing.get_context("spawn")
   results = context.Queue()
   port = free_port()
   processes = [
-      context.Process(target=distributed_cases.run_group, args=(rank, WORLD_SIZE, port, list(names), results))
+      context.Process(target=distributed_cases.run_group, args=(rank, WORLD_SIZE, port, list(names), results, swap_state))
       for rank in range(WORLD_SIZE)
   ]
   for p in processes:

@@ -73,7 +73,19 @@ def test_outputs_are_written(suite_run):
     assert impl in markdown and impl in stdout
   assert "| 1x16M | clip_adamw |" in markdown
   assert results["machine"]["cpu_count"] >= 1 and results["machine"]["torch"]
-  assert set(results["phase_s"]) == {"correctness", "timing", "recompile", "memory"}
+  assert set(results["phase_s"]) == {"correctness", "timing", "recompile", "checkpoint", "memory"}
+  assert "`load_state_dict()`" in markdown
+
+
+def test_checkpoint_calls_are_timed_once_per_torch_class(suite_run):
+  _, results, _ = suite_run
+  # sgd_momentum is SGD; clip_adamw is AdamW (no third optimizer class among the chosen algorithms)
+  assert [c["algorithm"] for c in results["checkpoints"]] == ["sgd_momentum", "clip_adamw"]
+  for c in results["checkpoints"]:
+    assert c["workload"] == "2000x1K" and c["params"] == 50  # --quick: 50 tensors
+    for name in ("torch_state_dict_s", "bridge_state_dict_s", "torch_load_state_dict_s", "bridge_load_state_dict_s",
+                 "state_dict_ratio", "load_state_dict_ratio"):
+      assert _finite_positive(c[name]), (c["algorithm"], name)
 
 
 def test_bad_arguments_are_rejected_with_the_known_names():

@@ -414,8 +414,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     for rt, state, flat, jax_state, jax_flat, (_, _, has_grad), has_state in zip(
         self._runtimes, torch_states, torch_flat, new_states, new_flat, gathered, has_states):
       rt.buffers.write_params(flat)
-      rt.store.write(state)
-      rt.scratch = (jax_state, jax_flat)
+      rt.scratch = (rt.store.write(state, jax_state), jax_flat)
       if rt.device.type == "cuda":
         rt.written = torch.cuda.Event()
         rt.written.record(torch.cuda.current_stream(rt.device))
@@ -578,7 +577,8 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       fresh, _ = self._fresh_state(group, rt.params, rt.flat_scalars is not None, rt.make_transformation)
       with _precision(rt.params):
         packed = _store.pack(rt.store.layout, rt.buffers.layout, rt.flat_scalars or frozenset(), fresh)
-        rt.store.write({k: torch.from_dlpack(jnp.array(v, copy=True)) for k, v in packed.items()})
+        packed = {k: jnp.array(v, copy=True) for k, v in packed.items()}
+        rt.store.write({k: torch.from_dlpack(v) for k, v in packed.items()}, packed)
       for i, p in enumerate(rt.params):
         if rt.store.views[i]:
           self.state[p] = self._new_entry(rt, i)

@@ -4,8 +4,19 @@ torch owns the state (see DESIGN.md, "Ownership"): `optimizer.state[p]` maps nam
 to torch tensors that are the live state, as in torch.optim. Here each stored part
 of the transformation's state is one flat torch buffer per (field, dtype), and the
 tensors in `optimizer.state[p]` are views of their parameter's slice of it. A
-whole buffer crosses into the compiled step with one zero-copy DLPack import, and
-the step's new values come back with one copy per buffer.
+whole buffer crosses into the compiled step with one zero-copy DLPack import.
+
+The step's new values come back in one of two ways (`StateStore.write`):
+
+* copied into the buffer (one pass over it, read and write);
+* swapped: on CPU, for buffers of large views, the buffer becomes the memory XLA
+  wrote the new values into, and every view in `optimizer.state` is re-pointed
+  there (`Tensor.set_`: the same tensor objects, now holding the new values). The
+  old memory, released by torch, is donated to the next step for its outputs, so
+  XLA writes into memory that is already paged in and nothing is copied. XLA can
+  never write into memory torch allocated (DESIGN.md, "Facts"); it can reuse its
+  own once torch lets go of it. A re-point costs ~2 us per view, a copy ~0.3 ns per
+  element: swapping pays from a few thousand elements per view.
 
 A transformation's state (see `_state` and `_flat`) has three kinds of parts:
 
@@ -284,8 +295,25 @@ def _torch_dtype(name: str) -> torch.dtype:
   return getattr(torch, name)
 
 
+SWAP_MIN_ELEMENTS_PER_VIEW = 1 << 16  # below it, copying the new values costs less than re-pointing views
+_SWAPPABLE_DTYPES = ("float32", "float16", "bfloat16", "complex64")  # (64-bit ones need JAX's x64 mode)
+# How many tensors share a storage. Private to torch, so looked up once: without it nothing is swapped.
+_storage_use_count = getattr(torch._C, "_storage_Use_Count", None)
+
+
+def _swaps(part: Part, device: torch.device, sharded: bool) -> bool:
+  """Whether a buffer takes the step's output memory instead of a copy of it (see the module doc).
+
+  Only on CPU: on CUDA the copy keeps torch's stream ordering simple. Not for DTensor state,
+  whose views are wrapped in DTensors.
+  """
+  views = sum(view is not None for view in part.views)
+  return (_storage_use_count is not None and device.type == "cpu" and not sharded and part.kind in (FLAT, PACKED)
+          and part.dtype in _SWAPPABLE_DTYPES and views and part.size >= SWAP_MIN_ELEMENTS_PER_VIEW * views)
+
+
 class StateStore:
-  """A group's state buffers, their views, and their JAX imports."""
+  """A group's state buffers, their views, and their JAX arrays."""
 
   def __init__(self, slayout: StateLayout, device: torch.device, params=()):
     self.layout = slayout
@@ -294,11 +322,16 @@ class StateStore:
         key: torch.zeros(part.size, dtype=_torch_dtype(part.dtype), device=device)
         for key, part in zip(self.keys, slayout.parts)
     }
+    self._params = list(params)
+    sharded = any(map(_dtensor.is_dtensor, self._params))
+    self.swapped = frozenset(key for key, part in zip(self.keys, slayout.parts) if _swaps(part, device, sharded))
     # views[i]: parameter i's {name: view}; the tensors optimizer.state[p] holds
     # (for a DTensor parameter, its tensor-shaped state as DTensors over the views).
-    self._params = list(params)
     self.views = [self._views_of(i) for i in range(slayout.num_params)]
-    self._jax = None
+    self._arrays = None  # key -> the buffer as a JAX array (an import, or XLA's memory once swapped)
+    self._owned = set()  # swapped keys whose buffer is XLA's memory now
+    self._parts = dict(zip(self.keys, slayout.parts))
+    self._view_counts = {key: sum(v is not None for v in part.views) for key, part in self._parts.items()}
 
   def _views_of(self, index: int) -> dict[str, torch.Tensor]:
     views = {}
@@ -307,6 +340,12 @@ class StateStore:
       if view is None:
         continue
       offset, shape = view
+      if key in self.swapped:
+        # Not a view in autograd's sense: one whose `_base` is the buffer keeps the buffer's
+        # memory alive after a re-point, and XLA could not reuse it.
+        view = _repointed(torch.empty(0, dtype=self.buffers[key].dtype), self.buffers[key], offset, shape)
+        views[part.field] = view
+        continue
       size = int(np.prod(shape, dtype=np.int64))
       view = self.buffers[key][offset:offset + size].view(shape)
       if part.kind in (FLAT, PACKED) and index < len(self._params):
@@ -317,16 +356,18 @@ class StateStore:
     return views
 
   def to_jax(self) -> dict[str, jax.Array]:
-    """Zero-copy JAX views of the buffers (on CPU imported once: the memory never moves).
+    """The buffers as JAX arrays, without copies.
 
-    On CUDA they are imported again at every step: the DLPack exchange makes JAX's
-    stream wait for torch's current stream, which wrote them (a loaded state, an edit).
+    On CPU a buffer is imported once (its memory only moves when it is swapped, and
+    then it is the JAX array XLA wrote). On CUDA they are imported again at every step:
+    the DLPack exchange makes JAX's stream wait for torch's current stream, which wrote
+    them (a loaded state, an edit).
     """
     if any(buffer.is_cuda for buffer in self.buffers.values()):
       return {key: jnp.from_dlpack(buffer) for key, buffer in self.buffers.items()}
-    if self._jax is None:
-      self._jax = {key: jnp.from_dlpack(buffer) for key, buffer in self.buffers.items()}
-    return self._jax
+    if self._arrays is None:
+      self._arrays = {key: jnp.from_dlpack(buffer) for key, buffer in self.buffers.items()}
+    return self._arrays
 
   def uniform_scalars(self) -> bool:
     """Whether each per-parameter scalar buffer holds one value (flat common case)."""
@@ -337,10 +378,53 @@ class StateStore:
           return False
     return True
 
-  def write(self, new: Mapping[str, torch.Tensor]) -> None:
+  def write(self, new: Mapping[str, torch.Tensor], arrays: Mapping[str, jax.Array]) -> dict[str, jax.Array]:
+    """Makes the new values the state; returns memory the next step's outputs may reuse.
+
+    `new` are the torch tensors of the JAX `arrays` (converted by the caller before
+    anything is written). A swapped buffer becomes `new[key]`, its views are
+    re-pointed there, and its old memory is returned; any other buffer copies the
+    new values in, and `arrays[key]`'s memory is returned. So does a swapped buffer
+    while a tensor other than its views shares its memory (a view the user took of a
+    state tensor): that tensor must see the new values, as it would in torch.optim.
+    """
+    spare, arrays_now = {}, dict(self.to_jax()) if self.swapped else None
     with torch.no_grad():
       for key, buffer in self.buffers.items():
-        buffer.copy_(new[key])
+        if key not in self.swapped or not self._only_views_share(key):
+          buffer.copy_(new[key])
+          spare[key] = arrays[key]
+          continue
+        # Until a buffer was first swapped its memory is torch's, which XLA cannot reuse.
+        spare[key] = arrays_now[key] if key in self._owned else jnp.zeros_like(arrays[key])
+        self.buffers[key] = new[key]
+        arrays_now[key] = arrays[key]
+        self._owned.add(key)
+        self._repoint(key)
+    if self.swapped:
+      self._arrays = arrays_now
+    return spare
+
+  def _only_views_share(self, key: str) -> bool:
+    """Whether the buffer's memory is held only by the buffer and its views in optimizer.state."""
+    storage = self.buffers[key].untyped_storage()
+    imported = key not in self._owned  # torch's memory: its JAX import holds a tensor of it
+    return _storage_use_count(storage._cdata) <= 2 + imported + self._view_counts[key]  # + `storage` itself
+
+  def _repoint(self, key: str) -> None:
+    part = self._parts[key]
+    for views, view in zip(self.views, part.views):
+      if view is not None:
+        _repointed(views[part.field], self.buffers[key], *view)
+
+
+def _repointed(tensor: torch.Tensor, buffer: torch.Tensor, offset: int, shape) -> torch.Tensor:
+  """`tensor`, made to hold `buffer[offset:offset + size]` shaped as `shape` (in place)."""
+  strides, stride = [], 1
+  for extent in reversed(shape):  # contiguous
+    strides.append(stride)
+    stride *= max(extent, 1)
+  return tensor.set_(buffer.untyped_storage(), buffer.storage_offset() + offset, shape, strides[::-1])
 
 
 def is_live(entry: Mapping[str, Any], views: Mapping[str, torch.Tensor]) -> bool:
