@@ -49,3 +49,15 @@ def test_a_gradient_that_stops_matching_after_steady_steps_raises_and_changes_no
   with pytest.raises(ValueError, match="gradient does not match its parameter"):
     opt.step()
   assert all(torch.equal(a, b) for a, b in zip(before, params))
+
+
+def test_a_square_parameter_given_its_own_storage_transposed_after_steady_steps_is_read_and_written_so():
+  # Same data pointer and shape, other strides: the cached flat views of the parameters must not be used.
+  pairs = _pair("Adam", shapes=((3, 3), (2,)), lr=0.1)
+  for seed in range(STEADY):
+    _step_both(pairs, seed)
+  for _, params in pairs:
+    params[0].data = params[0].data.t()
+  for seed in range(STEADY, STEADY + 2):
+    _step_both(pairs, seed)
+    _assert_close(pairs)

@@ -84,6 +84,8 @@ class GroupBuffers:
     self.layout = layout_of(self._params)
     self.sizes = {name: sum(s.size for s in self.layout.slots if s.dtype == name) for name in self.layout.dtypes}
     self._members = {name: self.layout.members(name) for name in self.layout.dtypes}
+    self._one_dimensional = {name: all(len(self.layout.slots[i].shape) == 1 for i in members)
+                             for name, members in self._members.items()}
     self._param_buffers: dict[str, torch.Tensor] = {}
     self._grad_buffers: dict[str, torch.Tensor] = {}
     self._imported: dict[int, jax.Array] = {}  # id(buffer) -> its JAX view
@@ -132,22 +134,53 @@ class GroupBuffers:
     """The parameters' current values as one JAX array per dtype.
 
     A dtype with one parameter in compact, aligned storage is read in place (the
-    program only reads it); otherwise the values are copied into the flat buffer.
+    program only reads it); otherwise the values are copied into the flat buffer:
+    with one `torch.cat` of the write-back's flat views of them while those hold
+    (one kernel, ~2x faster than `_foreach_copy_` with thousands of small tensors).
     """
+    flat = {}
     with torch.no_grad():
-      return {name: self._flatten(list(map(self._local, tensors)) if self._sharded else tensors, self._param_buffers, name)
-              for name, tensors in self._by_dtype.items()}
+      for name, tensors in self._by_dtype.items():
+        views = self._cached_write_targets(name)
+        if views is not None and len(views) > 1:
+          buffer = self._buffer(self._param_buffers, name)
+          torch.cat(views, out=buffer)
+          flat[name] = self._import(buffer)
+        else:
+          flat[name] = self._flatten(list(map(self._local, tensors)) if self._sharded else tensors,
+                                     self._param_buffers, name)
+    return flat
+
+  def _cached_write_targets(self, name: str, pointers=None) -> Optional[list[torch.Tensor]]:
+    """The flat views `write_params` writes `name`'s parameters through, if they still hold.
+
+    They hold while every parameter has the same data pointer and is contiguous (a
+    parameter given a transposed view of its own storage keeps its pointer).
+    """
+    cached = self._write_targets.get(name)
+    if cached is None:
+      return None
+    tensors = list(map(self._local, self._by_dtype[name])) if self._sharded else self._by_dtype[name]
+    if pointers is None:
+      pointers = [t.data_ptr() for t in tensors]
+    if cached[0] != pointers or not all(map(torch.Tensor.is_contiguous, tensors)):
+      return None
+    return cached[1]
 
   def _flatten(self, tensors: list[torch.Tensor], buffers: dict, name: str) -> jax.Array:
     """One flat JAX array of `tensors`: zero-copy for one compact aligned tensor.
 
-    Otherwise one `_foreach_copy_` into cached views of the flat buffer shaped as
-    the tensors: no per-tensor Python work (a reshape each cost ~6 us at 2000 tensors).
+    Otherwise one copy into the flat buffer with no per-tensor Python work (a
+    reshape each cost ~6 us at 2000 tensors): `torch.cat` when every tensor is 1-D,
+    else one `_foreach_copy_` into cached views of the buffer shaped as the tensors.
     """
     if len(tensors) == 1 and _importable(tensors[0]):
       return jnp.from_dlpack(tensors[0].detach().view(-1))
     buffer = self._buffer(buffers, name)
-    torch._foreach_copy_(self._shaped_pieces(buffer, name), tensors)
+    if self._one_dimensional[name]:
+      torch.cat(tensors, out=buffer)
+    else:
+      torch._foreach_copy_(self._shaped_pieces(buffer, name), tensors)
     return self._import(buffer)
 
   def _shaped_pieces(self, buffer: torch.Tensor, name: str) -> list[torch.Tensor]:
@@ -210,9 +243,9 @@ class GroupBuffers:
     for name, members in self._members.items():
       pieces = torch.split(new_flat[name], [self.layout.slots[i].size for i in members])
       pointers = [self._local(p).data_ptr() for p in self._by_dtype[name]]
-      cached = self._write_targets.get(name)
-      if cached is not None and cached[0] == pointers:  # same storage as last step: same views
-        targets += cached[1]
+      cached = self._cached_write_targets(name, pointers)
+      if cached is not None:  # same storage as last step: same views
+        targets += cached
         sources += pieces
         continue
       dtype_targets = []
@@ -233,12 +266,12 @@ class GroupBuffers:
   def _flat_view(self, index: int):
     """A 1-D view of contiguous parameter `index`'s storage, or None if it is not contiguous."""
     p = self._local(self._params[index])
+    if not p.is_contiguous():
+      return None
     pointer = p.data_ptr()
     cached = self._flat_views.get(index)
     if cached is not None and cached[0] == pointer and cached[1].data_ptr() == pointer:
       return cached[1]
-    if not p.is_contiguous():
-      return None
     view = p.detach().view(-1)
     self._flat_views[index] = (pointer, view)
     return view
