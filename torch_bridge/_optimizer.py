@@ -432,7 +432,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     if key not in self._compiled:
       jitted = compile_step(specs)
       out_shapes = tuple(zip(*jax.eval_shape(jitted, *args, None)))
-      scratch = tuple(_zeros(shapes, _jax_device(flat)) for shapes, flat in zip(out_shapes, args[0]))
+      scratch = tuple(_abstract(shapes, _jax_device(flat)) for shapes, flat in zip(out_shapes, args[0]))
       variants = [((None,) * len(specs), (None,) * len(specs))]  # common
       variants.append((  # general
           tuple(jax.ShapeDtypeStruct((len(rt.params),), jnp.bool_) for rt in self._runtimes),
@@ -849,6 +849,12 @@ def _state_snapshot(entries) -> tuple:
 
 def _zeros(shapes, device=None):
   return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype, device=device), shapes)
+
+
+def _abstract(shapes, device=None):
+  """`shapes` placed on `device`, for lowering: no memory (a model's scratch is hundreds of MB)."""
+  sharding = None if device is None else jax.sharding.SingleDeviceSharding(device)
+  return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding), shapes)
 
 
 def _jax_device(flat_params: Mapping[str, jax.Array]):
