@@ -1,9 +1,7 @@
 """`FunctionalOptimizer`: any (init, update) transformation as a torch.optim.Optimizer."""
 
 import collections
-import contextlib
 import inspect
-import operator
 from collections.abc import Mapping
 from typing import Any, Callable, Optional, Union
 
@@ -15,13 +13,12 @@ import torch
 import functional_optim as fo
 
 from . import _differentiable, _dtensor, _flat, _hyperparams, _named, _store, _threads
-from ._buffers import GroupBuffers, layout_of
+from ._buffers import layout_of
+from ._checkpoints import TORCH_RUNTIME_KEYS, CheckpointLoading
 from ._program import GroupProgram, compile_step
+from ._runtime import (GroupRuntime, Refused, abstract, check_supported_tensor, jax_device, precision,
+                       precision_of, state_snapshot, zeros)
 
-# Keys torch puts in param groups that are runtime flags of torch itself, never
-# hyperparameters of a transformation.
-TORCH_RUNTIME_KEYS = ("params", "param_names", "foreach", "fused", "capturable", "differentiable", "initial_lr")
-GLOBAL_STATE_KEY = "global_state"
 
 
 def _is_transformation(obj) -> bool:
@@ -38,44 +35,7 @@ def _in_state_dtype(make_transformation, state_dtype: Optional[torch.dtype]):
   return lambda hyperparams: fo.with_state_dtype(make_transformation(hyperparams), dtype)
 
 
-class _GroupRuntime:
-  """What the optimizer keeps per param group besides torch's group dict and state."""
-
-  def __init__(self, params, flat_scalars, state_layout, device, make_transformation):
-    self.params = params  # the group's distinct tensors, in order
-    self.make_transformation = make_transformation  # hyperparameters -> the group's transformation
-    self.multiplicity = [1] * len(params)  # how often the group lists each (torch steps each listing)
-    self.buffers = GroupBuffers(params)
-    self.flat_scalars = flat_scalars  # None: per-parameter form; else flat form (see _flat)
-    self.store = _store.StateStore(state_layout, device, params)
-    self._segments = None  # flat form: segment ids, built when the general case first runs
-    self.scratch = None  # the last step's outputs: memory for the next step's
-    self.device = device
-    self.written = None  # CUDA: an event after the last write-back, which read `scratch` (see _step_once)
-    self.wide = any(p.dtype in _WIDE_DTYPES for p in params)  # needs JAX's 64-bit mode (see _precision)
-    self.state_snapshot = None  # _state_snapshot of optimizer.state's entries when they were last all live
-
-  def general_case(self, has_grad, has_state) -> bool:
-    """Whether this step needs the general program (missing grads or state, diverged scalars)."""
-    if not (all(has_grad) and all(has_state)):
-      return True
-    return self.flat_scalars is not None and not self.store.uniform_scalars()
-
-  def segments(self) -> Optional[dict]:
-    if self.flat_scalars is None:
-      return None
-    if self._segments is None:
-      self._segments = _flat.segment_ids(self.buffers.layout)
-    return self._segments
-
-  def abstract_segments(self):
-    """Shapes of `segments()`, for compiling the general case ahead of its first use."""
-    if self.flat_scalars is None:
-      return None
-    return {d: jax.ShapeDtypeStruct((n,), jnp.int32) for d, n in self.buffers.sizes.items()}
-
-
-class FunctionalOptimizer(torch.optim.Optimizer):
+class FunctionalOptimizer(CheckpointLoading, torch.optim.Optimizer):
   """Runs a functional transformation as a `torch.optim.Optimizer`.
 
   Two forms:
@@ -118,9 +78,10 @@ class FunctionalOptimizer(torch.optim.Optimizer):
   computes its backward), so meta-objectives differentiate through it (see
   `torch_bridge._differentiable`).
 
-  The whole step (every group) is one compiled XLA program; optimizer state stays in
-  JAX between steps. Parameters keep their identity and storage across steps: at
-  construction they are moved into one flat buffer per group and dtype.
+  The whole step (every group) is one compiled XLA program. torch owns the rest:
+  parameters are read and written in place, in whatever storage they have at the
+  step, and `optimizer.state` holds the live state as torch tensors (see
+  `torch_bridge._buffers` and `torch_bridge._store`).
 
   Example:
     >>> import jax.numpy as jnp, torch, functional_optim as fo, torch_bridge
@@ -198,7 +159,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     self._factory_arg_defaults = {} if _is_transformation(transformation) else _argument_defaults(transformation)
     self._beta_args = _hyperparams.beta_arguments(self._factory_args, self._factory_arg_defaults)
     self._elementwise = spec["elementwise"]
-    self._runtimes: list[_GroupRuntime] = []
+    self._runtimes: list[GroupRuntime] = []
     self._compiled: dict[tuple, Any] = {}
 
   # ---- construction -------------------------------------------------------------
@@ -262,7 +223,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     tx = self._group_transformation(group, make)
     layout = layout_of(params)
     params = [_dtensor.local(p) for p in params]
-    with _precision(params):
+    with precision(params):
       if flat:
         values = {
             name: jnp.from_dlpack(torch.cat([params[i].detach().reshape(-1) for i in layout.members(name)]))
@@ -276,21 +237,21 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     """Whether a state field is kept in optimizer.state (the rest are derived)."""
     return True
 
-  def _new_runtime(self, group, params) -> "_GroupRuntime":
+  def _new_runtime(self, group, params) -> "GroupRuntime":
     flat = self._elementwise and _flat.supports(layout_of(params))
     if any(_dtensor.is_dtensor(p) for p in params):
       self._check_shardwise(group, params, flat)
     make = self._maker(group, params, flat)
     fresh, flat_scalars = self._fresh_state(group, params, flat, make)
     state_layout = _store.state_layout(fresh, layout_of(params), flat_scalars or frozenset(), flat, self._exported)
-    return _GroupRuntime(params, flat_scalars, state_layout, params[0].device if params else torch.device("cpu"),
+    return GroupRuntime(params, flat_scalars, state_layout, params[0].device if params else torch.device("cpu"),
                          make)
 
   def _check_shardwise(self, group, params, flat: bool) -> None:
     """Raises ValueError unless the group's transformation may step DTensor shards (see `_dtensor`)."""
     tx = self._group_transformation(group)
     layout = layout_of(params)
-    with _precision(params):
+    with precision(params):
       if flat:
         abstract = {d: jax.ShapeDtypeStruct((sum(layout.slots[i].size for i in layout.members(d)),), jnp.dtype(d))
                     for d in layout.dtypes}
@@ -306,13 +267,13 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       return "the transformation given to this FunctionalOptimizer"
     return f"the transformation made by {getattr(transformation, '__name__', transformation)}"
 
-  def _runtime_for(self, group) -> "_GroupRuntime":
+  def _runtime_for(self, group) -> "GroupRuntime":
     """A group's runtime: its distinct parameters, and how often the group lists each."""
     distinct = _distinct(group["params"])
     try:
       runtime = self._new_runtime(group, distinct)
     except RuntimeError as error:  # the algorithm refuses these parameters; torch says so at step()
-      runtime = _Refused(distinct, error)
+      runtime = Refused(distinct, error)
     counts = collections.Counter(id(p) for p in group["params"])
     runtime.multiplicity = [counts[id(p)] for p in distinct]
     return runtime
@@ -335,7 +296,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     group = self.param_groups[-1]
     try:
       for p in group["params"]:
-        _check_supported_tensor(p)
+        check_supported_tensor(p)
       self._runtimes.append(self._runtime_for(group))
     except Exception:
       self.param_groups.pop()
@@ -390,7 +351,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     general = [any(rt.general_case(has_grad, has_state)
                    for rt, (_, _, has_grad), has_state in zip(self._runtimes, gathered, has_states))]
     general *= len(self._runtimes)
-    with _precision_of(self._runtimes):
+    with precision_of(self._runtimes):
       args = (
           tuple(rt.buffers.params_to_jax() for rt in self._runtimes),
           tuple(grads for grads, _, _ in gathered),
@@ -402,7 +363,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
           tuple(rt.segments() if g else None for rt, g in zip(self._runtimes, general)),
       )
       step_fn, out_shapes = self._compiled_step(specs, args)
-      scratch = tuple(rt.scratch if rt.scratch is not None else _zeros(shapes, _jax_device(flat))
+      scratch = tuple(rt.scratch if rt.scratch is not None else zeros(shapes, jax_device(flat))
                       for rt, shapes, flat in zip(self._runtimes, out_shapes, args[0]))
       for rt in self._runtimes:
         rt.scratch = None  # donated below
@@ -432,7 +393,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     if key not in self._compiled:
       jitted = compile_step(specs)
       out_shapes = tuple(zip(*jax.eval_shape(jitted, *args, None)))
-      scratch = tuple(_abstract(shapes, _jax_device(flat)) for shapes, flat in zip(out_shapes, args[0]))
+      scratch = tuple(abstract(shapes, jax_device(flat)) for shapes, flat in zip(out_shapes, args[0]))
       variants = [((None,) * len(specs), (None,) * len(specs))]  # common
       variants.append((  # general
           tuple(jax.ShapeDtypeStruct((len(rt.params),), jnp.bool_) for rt in self._runtimes),
@@ -446,13 +407,13 @@ class FunctionalOptimizer(torch.optim.Optimizer):
           self._compiled[variant_key] = (jitted.lower(*variant_args, scratch).compile(), out_shapes)
     return self._compiled[key]
 
-  def _gather(self, runtime: "_GroupRuntime"):
+  def _gather(self, runtime: "GroupRuntime"):
     """`(flat_grads, flat_extras, has_grad)` for one group.
 
     `flat_extras` maps names of extra `update` arguments to flat per-dtype arrays
     laid out like the parameters; none here, SparseAdam's gradient masks there.
     """
-    with _precision_of([runtime]):
+    with precision_of([runtime]):
       flat_grads, has_grad = runtime.buffers.grads_to_jax(self._sparse_gradient_message())
     return flat_grads, {}, has_grad
 
@@ -470,7 +431,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
       try:
         rt.buffers.check_params()
       except RuntimeError:
-        if isinstance(rt, _Refused) or any(self._entry(p) for p in rt.params):
+        if isinstance(rt, Refused) or any(self._entry(p) for p in rt.params):
           raise
         self._runtimes[i] = self._runtime_for(group)
         self._runtimes[i].buffers.check_params()
@@ -495,7 +456,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     state = self.state
     return state.get(p) if hasattr(state, "get") else None
 
-  def _sync_state_in(self, rt: "_GroupRuntime") -> list[bool]:
+  def _sync_state_in(self, rt: "GroupRuntime") -> list[bool]:
     """Which parameters have state; copies state that is not the store's own into it.
 
     `optimizer.state[p]` may have been edited: a tensor replaced (`state[p]["exp_avg"]
@@ -507,7 +468,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
     """
     state = self.state
     entries = [state.get(p) for p in rt.params] if hasattr(state, "get") else [None] * len(rt.params)
-    snapshot = _state_snapshot(entries)
+    snapshot = state_snapshot(entries)
     if snapshot == rt.state_snapshot:  # the same keys and the same tensor objects as after the last check
       return [bool(entry) for entry in entries]
     has_state, adopt = [], []
@@ -534,16 +495,16 @@ class FunctionalOptimizer(torch.optim.Optimizer):
           views[name] = value
         else:
           entry[name] = view
-    rt.state_snapshot = _state_snapshot(entries)  # everything in it is the store's own now
+    rt.state_snapshot = state_snapshot(entries)  # everything in it is the store's own now
     return has_state
 
-  def _sync_state_out(self, rt: "_GroupRuntime", has_grad, has_state) -> None:
+  def _sync_state_out(self, rt: "GroupRuntime", has_grad, has_state) -> None:
     """After a step: parameters stepped for the first time get their state entries."""
     for i, (p, stepped, had) in enumerate(zip(rt.params, has_grad, has_state)):
       if stepped and not had and rt.store.views[i]:
         self.state[p] = self._new_entry(rt, i)
 
-  def _new_entry(self, rt: "_GroupRuntime", index: int) -> dict:
+  def _new_entry(self, rt: "GroupRuntime", index: int) -> dict:
     """The state dict a parameter gets when its state starts or is loaded: the store's views."""
     return dict(rt.store.views[index])
 
@@ -575,7 +536,7 @@ class FunctionalOptimizer(torch.optim.Optimizer):
         continue
       rt.buffers.check_params()
       fresh, _ = self._fresh_state(group, rt.params, rt.flat_scalars is not None, rt.make_transformation)
-      with _precision(rt.params):
+      with precision(rt.params):
         packed = _store.pack(rt.store.layout, rt.buffers.layout, rt.flat_scalars or frozenset(), fresh)
         packed = {k: jnp.array(v, copy=True) for k, v in packed.items()}
         rt.store.write({k: torch.from_dlpack(v) for k, v in packed.items()}, packed)
@@ -624,179 +585,6 @@ class FunctionalOptimizer(torch.optim.Optimizer):
         p.copy_((1 - b1) * z + b1 * p)
     self._eval_mode = to_eval
 
-  # ---- checkpoints ------------------------------------------------------------------
-
-  def _flag_added_later(self, key: str) -> bool:
-    """Whether a group key may be missing from a checkpoint: a flag (bool or None default).
-
-    torch added such flags over its versions (`foreach`, `maximize`, `capturable`,
-    `differentiable`, `fused`, `decoupled_weight_decay`); its `__setstate__` gives an
-    older checkpoint's groups their defaults. A missing number (`lr`) is an error.
-    """
-    default = self.defaults.get(key, False)
-    return key in TORCH_RUNTIME_KEYS or default is None or isinstance(default, bool)
-
-  # Keys a class sets whatever the checkpoint says (torch's AdamW: decoupled_weight_decay).
-  forced_group_keys: dict[str, Any] = {}
-
-  def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-    """Loads a state dict after validating all of it; on any error nothing changes.
-
-    Accepts what torch.optim accepts: param groups without keys added in later torch
-    versions (they take this optimizer's defaults), Python-number steps, state of
-    another floating dtype (cast to the state's dtype, as torch casts to the
-    parameter's).
-    """
-    state_dict = dict(state_dict)
-    for hook in self._optimizer_load_state_dict_pre_hooks.values():
-      result = hook(self, state_dict)
-      if result is not None:
-        state_dict = result
-    new_groups, entries = self._validated(state_dict)
-    for group, saved in zip(self.param_groups, new_groups):
-      group.clear()
-      group.update(saved)
-    new_state = collections.defaultdict(dict)
-    for (g, i), entry in entries.items():
-      rt = self._runtimes[g]
-      views = rt.store.views[i]
-      _store.copy_entry(entry, views)
-      new_state[rt.params[i]] = self._new_entry(rt, i)
-    self.state = new_state
-    for hook in self._optimizer_load_state_dict_post_hooks.values():
-      hook(self)
-
-  def _torch_checkpoint_hint(self, saved_keys) -> str:
-    """For a torch.optim checkpoint (its groups have torch's flags): which drop-in loads it."""
-    from ._dropin import TorchDropIn  # (the drop-ins import this module)
-
-    if isinstance(self, TorchDropIn) or not {"foreach", "differentiable"} & set(saved_keys):
-      return ""
-
-    def subclasses(cls):
-      for sub in cls.__subclasses__():
-        yield sub
-        yield from subclasses(sub)
-
-    factory = self._spec["transformation"]
-    names = sorted({f"torch_bridge.{c.__name__}" for c in subclasses(TorchDropIn)
-                    if getattr(c, "factory", None) is factory and c.__module__.startswith("torch_bridge")})
-    which = " or ".join(names) if names else "the torch_bridge drop-in named as the torch.optim class"
-    return (f". This looks like a torch.optim checkpoint: a FunctionalOptimizer's groups hold only the "
-            f"hyperparameters it was given, and its state is named by its transformation; load it into "
-            f"{which}, whose param groups and state names are torch's")
-
-  def _with_betas(self, saved_group: Mapping[str, Any]) -> Mapping[str, Any]:
-    """An earlier version's group of a factory with `b1`, `b2` (kept as such, or absent) with torch's `betas`."""
-    if not self._beta_args or "betas" in saved_group:
-      return saved_group
-    return _hyperparams.as_betas(saved_group, self._beta_args, self._factory_arg_defaults, where="a saved param group")
-
-  def _loaded_entry(self, entry: Mapping[str, Any]) -> dict[str, Any]:
-    """A saved state entry as this optimizer keeps it (subclasses convert torch's forms)."""
-    return dict(entry)
-
-  def _validated(self, state_dict):
-    """`(new_groups, {(group, index): entry})`, checked, without touching the optimizer."""
-    self._check_params()  # a refused group raises its algorithm's error
-    missing = {"state", "param_groups"} - set(state_dict)
-    if missing:
-      raise ValueError(f"state_dict is missing {sorted(missing)}")
-    saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
-    if len(saved_groups) != len(self.param_groups):
-      raise ValueError(
-          "loaded state dict has a different number of parameter groups: "
-          f"{len(saved_groups)}, the optimizer has {len(self.param_groups)}"
-      )
-    new_groups, entries, seen = [], {}, set()
-    for g, (group, saved, rt) in enumerate(zip(self.param_groups, saved_groups, self._runtimes)):
-      ids = list(saved.get("params", []))
-      if len(ids) != len(group["params"]):
-        raise ValueError(
-            "loaded state dict contains a parameter group that doesn't match the size of optimizer's group: "
-            f"group {g} has {len(ids)} parameters, the optimizer's has {len(group['params'])}"
-        )
-      expected_keys = set(group) - {"params", "param_names"}
-      saved = self._with_betas(saved)
-      saved_keys = set(saved) - {"params", "param_names", GLOBAL_STATE_KEY}
-      unexpected = saved_keys - expected_keys
-      absent = {k for k in expected_keys - saved_keys if not self._flag_added_later(k)}
-      if unexpected or absent:
-        raise ValueError(
-            f"loaded parameter group {g} has different hyperparameters: "
-            f"missing {sorted(absent)}, unexpected {sorted(unexpected)}{self._torch_checkpoint_hint(saved_keys)}"
-        )
-      new_group = {k: v for k, v in saved.items() if k not in ("params", GLOBAL_STATE_KEY)}
-      for key in expected_keys - saved_keys:  # an older torch's checkpoint
-        new_group[key] = self.defaults.get(key, group[key])
-      new_group.update(self.forced_group_keys)
-      new_group["params"] = group["params"]
-      if "param_names" in group and "param_names" not in saved:
-        new_group["param_names"] = group["param_names"]
-      saved_global = dict(saved.get(GLOBAL_STATE_KEY, {}))  # this project's earlier format
-      index_of = {id(p): i for i, p in enumerate(rt.params)}
-      for position, saved_id in enumerate(ids):
-        seen.add(saved_id)
-        entry = saved_state.get(saved_id)
-        if not entry:
-          continue
-        entry = rt.store.layout.renamed({**saved_global, **self._loaded_entry(entry)})
-        i = index_of[id(group["params"][position])]
-        _store.check_entry(saved_id, entry, rt.store.views[i])
-        entries[(g, i)] = entry
-      new_groups.append(new_group)
-    unknown = set(saved_state) - seen
-    if unknown:
-      raise ValueError(f"state_dict has state for parameters {sorted(unknown)} that no group lists")
-    return new_groups, entries
-
-  # ---- copying and pickling ---------------------------------------------------------
-
-  def __getstate__(self):
-    state = super().__getstate__()
-    state["_spec"] = self._spec
-    return state
-
-  def __setstate__(self, state) -> None:
-    """Restores a pickled or deep-copied optimizer: runtimes are rebuilt, state adopted."""
-    saved_state = state.get("state", {})
-    groups = state.get("param_groups", [])
-    super().__setstate__({k: v for k, v in state.items() if k not in ("state", "param_groups")})
-    self._spec = state["_spec"]
-    self._build_runtime_caches()
-    self.state = collections.defaultdict(dict)
-    self.param_groups = []
-    for group in groups:
-      group = self._with_betas(dict(group))
-      for key, value in self.defaults.items():  # groups of an older pickle
-        group.setdefault(key, value)
-      group.update(self.forced_group_keys)
-      self.param_groups.append(group)
-      self._runtimes.append(self._runtime_for(group))
-    for rt in self._runtimes:
-      for i, p in enumerate(rt.params):
-        entry = saved_state.get(p)
-        if entry:
-          entry = rt.store.layout.renamed(self._loaded_entry(entry))
-          _store.check_entry(f"{i} of its group", entry, rt.store.views[i])
-          _store.copy_entry(entry, rt.store.views[i])
-          self.state[p] = self._new_entry(rt, i)
-
-
-class _Refused:
-  """A group whose parameters the algorithm refuses (Muon: not 2-D, Adafactor: complex).
-
-  torch raises such errors at the first step, not at construction; so does this.
-  """
-
-  def __init__(self, params, error: Exception):
-    self.params, self.error, self.multiplicity = params, error, [1] * len(params)
-    self.buffers = self  # `rt.buffers.check_params()` is where a step first looks at a group
-
-  def check_params(self) -> None:
-    raise self.error
-
-
 class _FixedTransformationGroup(dict):
   """A param group of a fixed transformation: it has no 'lr', and says why when asked."""
 
@@ -825,96 +613,3 @@ def _distinct(params) -> list:
   return list({id(p): p for p in params}.values())
 
 
-class _Identities(list):
-  """Objects compared by identity (`is`), not `==` (a tensor's `==` is elementwise)."""
-
-  def __eq__(self, other) -> bool:
-    return isinstance(other, _Identities) and len(self) == len(other) and all(map(operator.is_, self, other))
-
-  __hash__ = None
-
-
-def _state_snapshot(entries) -> tuple:
-  """What `_sync_state_in` must see unchanged to skip its per-entry checks.
-
-  Which parameters have state, each entry's keys in order, and the identity of
-  each value: a replaced entry, key or tensor changes it; an in-place edit of a
-  live tensor needs no check. A few list comprehensions: ~0.5 us per parameter.
-  """
-  has = [bool(e) for e in entries]
-  keys = [k for e in entries if e for k in e]
-  values = _Identities([v for e in entries if e for v in e.values()])
-  return has, keys, values
-
-
-def _zeros(shapes, device=None):
-  return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype, device=device), shapes)
-
-
-def _abstract(shapes, device=None):
-  """`shapes` placed on `device`, for lowering: no memory (a model's scratch is hundreds of MB)."""
-  sharding = None if device is None else jax.sharding.SingleDeviceSharding(device)
-  return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding), shapes)
-
-
-def _jax_device(flat_params: Mapping[str, jax.Array]):
-  """The JAX device of a group's imported parameters (None: JAX's default), for its scratch."""
-  for array in flat_params.values():
-    return next(iter(array.devices()))
-  return None
-
-
-def _check_supported_tensor(p) -> None:
-  """Raises for tensors the bridge cannot step: before any DLPack call ever sees them."""
-  if _dtensor.is_dtensor(p):
-    _dtensor.check_parameter(p)
-    p = _dtensor.local(p)
-  if not isinstance(p, torch.Tensor) or type(p.detach()) is not torch.Tensor:
-    kind = type(p.detach()).__name__ if isinstance(p, torch.Tensor) else type(p).__name__
-    raise TypeError(
-        f"torch_bridge cannot step a parameter of type {kind} (only plain tensors and DTensors)"
-    )
-  if p.is_meta:
-    raise TypeError("torch_bridge cannot step a parameter on the meta device")
-  if p.device.type not in ("cpu", "cuda"):
-    raise TypeError(f"torch_bridge steps parameters on cpu or cuda, not on {p.device.type}")
-  if p.device.type == "cuda":
-    _check_jax_gpu()
-  if p.layout != torch.strided:
-    raise TypeError(f"torch_bridge cannot step a parameter with layout {p.layout}")
-  if not (p.is_floating_point() or p.is_complex()):
-    raise TypeError(f"can only optimize floating-point or complex tensors, got {p.dtype}")
-
-
-def _check_jax_gpu() -> None:
-  """Raises if JAX cannot compute where CUDA parameters live (a CPU-only jaxlib)."""
-  try:
-    jax.devices("cuda")
-  except RuntimeError as error:
-    raise TypeError(
-        f"torch_bridge cannot step CUDA parameters: jax {jax.__version__} has no CUDA backend ({error}); "
-        "install a CUDA jax next to torch (pip install 'functional-optim[cuda12]', i.e. jax[cuda12])"
-    ) from None
-
-
-_WIDE_DTYPES = (torch.float64, torch.complex128)
-
-
-@contextlib.contextmanager
-def _precision_of(runtimes):
-  """`_precision` for the parameters of `runtimes`, from what each worked out once (no per-parameter work)."""
-  if any(rt.wide for rt in runtimes):
-    with jax.enable_x64(True):
-      yield
-  else:
-    yield
-
-
-@contextlib.contextmanager
-def _precision(params):
-  """JAX's 64-bit mode, scoped, when a parameter is float64 (the user's setting is untouched)."""
-  if any(p.dtype in _WIDE_DTYPES for p in params):
-    with jax.enable_x64(True):
-      yield
-  else:
-    yield
