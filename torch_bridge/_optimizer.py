@@ -17,7 +17,7 @@ from ._buffers import layout_of
 from ._checkpoints import TORCH_RUNTIME_KEYS, CheckpointLoading
 from ._program import GroupProgram, compile_step
 from ._runtime import (GroupRuntime, Refused, abstract, check_supported_tensor, jax_device, precision,
-                       precision_of, state_snapshot, zeros)
+                       precision_of, scratch_for, state_snapshot)
 
 
 
@@ -363,7 +363,7 @@ class FunctionalOptimizer(CheckpointLoading, torch.optim.Optimizer):
           tuple(rt.segments() if g else None for rt, g in zip(self._runtimes, general)),
       )
       step_fn, out_shapes = self._compiled_step(specs, args)
-      scratch = tuple(rt.scratch if rt.scratch is not None else zeros(shapes, jax_device(flat))
+      scratch = tuple(scratch_for(rt.scratch, shapes, jax_device(flat))
                       for rt, shapes, flat in zip(self._runtimes, out_shapes, args[0]))
       for rt in self._runtimes:
         rt.scratch = None  # donated below

@@ -90,6 +90,14 @@ def zeros(shapes, device=None):
   return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype, device=device), shapes)
 
 
+def scratch_for(previous, shapes, device=None):
+  """Memory for a step's outputs: the last step's where there is some (not None), zeros elsewhere."""
+  if previous is None:
+    return zeros(shapes, device)
+  return jax.tree.map(lambda old, s: jnp.zeros(s.shape, s.dtype, device=device) if old is None else old,
+                      previous, shapes, is_leaf=lambda x: x is None)
+
+
 def abstract(shapes, device=None):
   """`shapes` placed on `device`, for lowering: no memory (a model's scratch is hundreds of MB)."""
   sharding = None if device is None else jax.sharding.SingleDeviceSharding(device)

@@ -383,7 +383,7 @@ class StateStore:
 
     `new` are the torch tensors of the JAX `arrays` (converted by the caller before
     anything is written). A swapped buffer becomes `new[key]`, its views are
-    re-pointed there, and its old memory is returned; any other buffer copies the
+    re-pointed there, and its old memory is returned (None the first time); any other buffer copies the
     new values in, and `arrays[key]`'s memory is returned. So does a swapped buffer
     while a tensor other than its views shares its memory (a view the user took of a
     state tensor): that tensor must see the new values, as it would in torch.optim.
@@ -395,8 +395,9 @@ class StateStore:
           buffer.copy_(new[key])
           spare[key] = arrays[key]
           continue
-        # Until a buffer was first swapped its memory is torch's, which XLA cannot reuse.
-        spare[key] = arrays_now[key] if key in self._owned else jnp.zeros_like(arrays[key])
+        # Until a buffer was first swapped its memory is torch's, which XLA cannot reuse: none to
+        # hand back (None), and the next step allocates it once torch's buffer is gone.
+        spare[key] = arrays_now[key] if key in self._owned else None
         self.buffers[key] = new[key]
         arrays_now[key] = arrays[key]
         self._owned.add(key)
