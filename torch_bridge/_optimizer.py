@@ -168,8 +168,9 @@ class FunctionalOptimizer(CheckpointLoading, torch.optim.Optimizer):
   def _factory_defaults(factory, hyperparams):
     """The factory's argument names, and the defaults dict torch keeps (lr, not learning_rate; betas, not b1, b2)."""
     arg_names = tuple(inspect.signature(factory).parameters)
-    beta_args = _hyperparams.beta_arguments(arg_names, _argument_defaults(factory))
-    hyperparams = _hyperparams.as_betas(hyperparams, beta_args, _argument_defaults(factory),
+    arg_defaults = _argument_defaults(factory)
+    beta_args = _hyperparams.beta_arguments(arg_names, arg_defaults)
+    hyperparams = _hyperparams.as_betas(hyperparams, beta_args, arg_defaults,
                                         where=f"{getattr(factory, '__name__', factory)}()")
     defaults = {}
     for name, value in hyperparams.items():

@@ -86,16 +86,12 @@ def state_snapshot(entries) -> tuple:
   return has, keys, values
 
 
-def zeros(shapes, device=None):
-  return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype, device=device), shapes)
-
-
 def scratch_for(previous, shapes, device=None):
   """Memory for a step's outputs: the last step's where there is some (not None), zeros elsewhere."""
+  fresh = lambda s: jnp.zeros(s.shape, s.dtype, device=device)
   if previous is None:
-    return zeros(shapes, device)
-  return jax.tree.map(lambda old, s: jnp.zeros(s.shape, s.dtype, device=device) if old is None else old,
-                      previous, shapes, is_leaf=lambda x: x is None)
+    return jax.tree.map(fresh, shapes)
+  return jax.tree.map(lambda old, s: fresh(s) if old is None else old, previous, shapes, is_leaf=lambda x: x is None)
 
 
 def abstract(shapes, device=None):

@@ -301,13 +301,17 @@ _SWAPPABLE_DTYPES = ("float32", "float16", "bfloat16", "complex64")  # (64-bit o
 _storage_use_count = getattr(torch._C, "_storage_Use_Count", None)
 
 
+def _view_count(part: Part) -> int:
+  return sum(view is not None for view in part.views)
+
+
 def _swaps(part: Part, device: torch.device, sharded: bool) -> bool:
   """Whether a buffer takes the step's output memory instead of a copy of it (see the module doc).
 
   Only on CPU: on CUDA the copy keeps torch's stream ordering simple. Not for DTensor state,
   whose views are wrapped in DTensors.
   """
-  views = sum(view is not None for view in part.views)
+  views = _view_count(part)
   return (_storage_use_count is not None and device.type == "cpu" and not sharded and part.kind in (FLAT, PACKED)
           and part.dtype in _SWAPPABLE_DTYPES and views and part.size >= SWAP_MIN_ELEMENTS_PER_VIEW * views)
 
@@ -331,7 +335,7 @@ class StateStore:
     self._arrays = None  # key -> the buffer as a JAX array (an import, or XLA's memory once swapped)
     self._owned = set()  # swapped keys whose buffer is XLA's memory now
     self._parts = dict(zip(self.keys, slayout.parts))
-    self._view_counts = {key: sum(v is not None for v in part.views) for key, part in self._parts.items()}
+    self._view_counts = {key: _view_count(part) for key, part in self._parts.items()}
 
   def _views_of(self, index: int) -> dict[str, torch.Tensor]:
     views = {}
@@ -383,10 +387,11 @@ class StateStore:
 
     `new` are the torch tensors of the JAX `arrays` (converted by the caller before
     anything is written). A swapped buffer becomes `new[key]`, its views are
-    re-pointed there, and its old memory is returned (None the first time); any other buffer copies the
-    new values in, and `arrays[key]`'s memory is returned. So does a swapped buffer
-    while a tensor other than its views shares its memory (a view the user took of a
-    state tensor): that tensor must see the new values, as it would in torch.optim.
+    re-pointed there, and its old memory is returned (None the first time); any
+    other buffer copies the new values in, and `arrays[key]`'s memory is returned.
+    So does a swapped buffer while a tensor other than its views shares its memory
+    (a view the user took of a state tensor): that tensor must see the new values,
+    as it would in torch.optim.
     """
     spare, arrays_now = {}, dict(self.to_jax()) if self.swapped else None
     with torch.no_grad():
