@@ -321,25 +321,24 @@ class StateStore:
 
   def __init__(self, slayout: StateLayout, device: torch.device, params=()):
     self.layout = slayout
-    self.keys = part_keys(slayout)
+    self._parts = dict(zip(part_keys(slayout), slayout.parts))  # key -> Part
     self.buffers = {
         key: torch.zeros(part.size, dtype=_torch_dtype(part.dtype), device=device)
-        for key, part in zip(self.keys, slayout.parts)
+        for key, part in self._parts.items()
     }
     self._params = list(params)
     sharded = any(map(_dtensor.is_dtensor, self._params))
-    self.swapped = frozenset(key for key, part in zip(self.keys, slayout.parts) if _swaps(part, device, sharded))
+    self.swapped = frozenset(key for key, part in self._parts.items() if _swaps(part, device, sharded))
+    self._view_counts = {key: _view_count(part) for key, part in self._parts.items()}
     # views[i]: parameter i's {name: view}; the tensors optimizer.state[p] holds
     # (for a DTensor parameter, its tensor-shaped state as DTensors over the views).
     self.views = [self._views_of(i) for i in range(slayout.num_params)]
     self._arrays = None  # key -> the buffer as a JAX array (an import, or XLA's memory once swapped)
     self._owned = set()  # swapped keys whose buffer is XLA's memory now
-    self._parts = dict(zip(self.keys, slayout.parts))
-    self._view_counts = {key: _view_count(part) for key, part in self._parts.items()}
 
   def _views_of(self, index: int) -> dict[str, torch.Tensor]:
     views = {}
-    for key, part in zip(self.keys, self.layout.parts):
+    for key, part in self._parts.items():
       view = part.views[index]
       if view is None:
         continue
@@ -375,7 +374,7 @@ class StateStore:
 
   def uniform_scalars(self) -> bool:
     """Whether each per-parameter scalar buffer holds one value (flat common case)."""
-    for key, part in zip(self.keys, self.layout.parts):
+    for key, part in self._parts.items():
       if part.kind == SCALARS:
         buffer = self.buffers[key]
         if buffer.numel() and not bool((buffer == buffer[0]).all()):
@@ -425,12 +424,8 @@ class StateStore:
 
 
 def _repointed(tensor: torch.Tensor, buffer: torch.Tensor, offset: int, shape) -> torch.Tensor:
-  """`tensor`, made to hold `buffer[offset:offset + size]` shaped as `shape` (in place)."""
-  strides, stride = [], 1
-  for extent in reversed(shape):  # contiguous
-    strides.append(stride)
-    stride *= max(extent, 1)
-  return tensor.set_(buffer.untyped_storage(), buffer.storage_offset() + offset, shape, strides[::-1])
+  """`tensor`, made to hold `buffer[offset:offset + size]` shaped as `shape`, contiguous (in place)."""
+  return tensor.set_(buffer.untyped_storage(), buffer.storage_offset() + offset, shape)  # no strides: contiguous
 
 
 def is_live(entry: Mapping[str, Any], views: Mapping[str, torch.Tensor]) -> bool:
