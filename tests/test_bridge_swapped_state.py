@@ -25,6 +25,7 @@ from test_bridge_atomic import (  # noqa: F401
     test_step_post_hook_fault_keeps_the_step_as_torch_does,
 )
 from test_bridge_adaptive import test_matches_torch_with_checkpoint_interchange as test_adaptive_matches_torch  # noqa: F401
+from test_bridge_contract import _assert_close, _step_both
 from test_bridge_contract import (  # noqa: F401
     test_an_assigned_tensor_holds_the_stepped_value_after_the_step,
     test_deepcopy_and_pickle_give_an_independent_optimizer,
@@ -60,30 +61,13 @@ def _adamw_pair(sizes, seed=0, *, groups=False):
   return (torch.optim.AdamW(wrap(theirs), lr=0.05), theirs), (torch_bridge.AdamW(wrap(ours), lr=0.05), ours)
 
 
-def _step(pairs, seed):
-  gen = torch.Generator().manual_seed(100 + seed)
-  grads = [torch.randn(p.shape, generator=gen) for p in pairs[0][1]]
-  for opt, params in pairs:
-    for p, g in zip(params, grads):
-      p.grad = g.clone()
-    opt.step()
-
-
-def _assert_close(pairs):
-  (theirs, their_params), (ours, our_params) = pairs
-  for a, b in zip(their_params, our_params):
-    torch.testing.assert_close(b.detach(), a.detach(), rtol=RTOL, atol=ATOL)
-    for key, value in theirs.state[a].items():
-      torch.testing.assert_close(ours.state[b][key], value, rtol=RTOL, atol=ATOL, msg=key)
-
-
 def test_large_state_takes_the_outputs_memory_and_small_state_is_copied(monkeypatch):
   monkeypatch.setattr(_store, "SWAP_MIN_ELEMENTS_PER_VIEW", DEFAULT_THRESHOLD)
   pairs = _adamw_pair([DEFAULT_THRESHOLD, DEFAULT_THRESHOLD - 1], groups=True)
   ours, (big, little) = pairs[1]
   pointers = {"big": [], "little": []}
   for seed in range(5):
-    _step(pairs, seed)
+    _step_both(pairs, seed)
     _assert_close(pairs)
     pointers["big"].append(ours.state[big]["exp_avg"].data_ptr())
     pointers["little"].append(ours.state[little]["exp_avg"].data_ptr())
@@ -94,11 +78,11 @@ def test_large_state_takes_the_outputs_memory_and_small_state_is_copied(monkeypa
 
 def test_tensors_held_from_optimizer_state_hold_each_new_step():
   pairs = _adamw_pair([300, 5])
-  _step(pairs, 0)
+  _step_both(pairs, 0)
   ours, params = pairs[1]
   held = dict(ours.state[params[0]])
   for seed in range(1, 4):
-    _step(pairs, seed)
+    _step_both(pairs, seed)
     _assert_close(pairs)
     for key, tensor in held.items():
       assert ours.state[params[0]][key] is tensor
@@ -107,31 +91,31 @@ def test_tensors_held_from_optimizer_state_hold_each_new_step():
 
 def test_a_view_someone_takes_of_a_state_tensor_sees_every_step():
   pairs = _adamw_pair([300])
-  _step(pairs, 0)
+  _step_both(pairs, 0)
   (theirs, their_params), (ours, params) = pairs
   theirs_view = theirs.state[their_params[0]]["exp_avg"][10:20]
   ours_view = ours.state[params[0]]["exp_avg"][10:20]  # keeps the buffer's memory: copied into from now on
   pointer = ours.state[params[0]]["exp_avg"].data_ptr()
   for seed in range(1, 4):
-    _step(pairs, seed)
+    _step_both(pairs, seed)
     torch.testing.assert_close(ours_view, theirs_view, rtol=RTOL, atol=ATOL)
     assert ours.state[params[0]]["exp_avg"].data_ptr() == pointer
   del ours_view
-  _step(pairs, 4)
+  _step_both(pairs, 4)
   _assert_close(pairs)
   assert ours.state[params[0]]["exp_avg"].data_ptr() != pointer  # swapping again
 
 
 def test_a_view_of_an_edited_state_tensor_sees_the_edit_and_the_steps():
   pairs = _adamw_pair([40])
-  _step(pairs, 0)
+  _step_both(pairs, 0)
   views = []
   for opt, params in pairs:
     state = opt.state[params[0]]["exp_avg_sq"]
     state.mul_(4.0)
     views.append(state.view(4, 10))
   for seed in range(1, 3):
-    _step(pairs, seed)
+    _step_both(pairs, seed)
     torch.testing.assert_close(views[1], views[0], rtol=RTOL, atol=ATOL)
   _assert_close(pairs)
 
@@ -139,9 +123,9 @@ def test_a_view_of_an_edited_state_tensor_sees_the_edit_and_the_steps():
 def test_a_loaded_checkpoint_continues_in_swapped_memory():
   pairs = _adamw_pair([500, 7])
   for seed in range(3):
-    _step(pairs, seed)
+    _step_both(pairs, seed)
   (theirs, _), (ours, _) = pairs
   ours.load_state_dict(theirs.state_dict())
   for seed in range(3, 6):
-    _step(pairs, seed)
+    _step_both(pairs, seed)
     _assert_close(pairs)
